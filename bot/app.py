@@ -1,0 +1,61 @@
+"""Wiring: settings -> context -> Bolt app. No work at import time."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.error import BoltError
+
+from bot.clock import Clock, SystemClock
+from bot.context import AppContext, approvers_text
+from bot.listeners import actions, commands, views
+from bot.render.registry import checklist_renderers
+from bot.settings import Settings
+from bot.slack.gateway import Gateway
+from bot.slack.publisher import Publisher
+from bot.slack.updater import MessageUpdater
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_context(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    gateway: Gateway | None = None,
+) -> AppContext:
+    db = db or Database(settings.database_url)
+    if gateway is None:
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        gateway = Gateway(token=token, base_url=settings.slack_api_url)
+    publisher = Publisher(db, gateway, dict(checklist_renderers(approvers_text(settings))))
+    updater = MessageUpdater(publisher, interval_s=settings.config.update_coalesce_seconds)
+    return AppContext(settings=settings, db=db, gateway=gateway, updater=updater, clock=clock or SystemClock())
+
+
+def create_app(ctx: AppContext) -> App:
+    settings = ctx.settings
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = App(
+        client=ctx.gateway.client,
+        signing_secret=secret,
+        process_before_response=False,
+        request_verification_enabled=not settings.socket_mode,
+        raise_error_for_unhandled_request=False,
+    )
+    commands.register(app, ctx)
+    actions.register(app, ctx)
+    views.register(app, ctx)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        if isinstance(error, BoltError):
+            log.warning("unhandled Slack request type %s", body.get("type"))
+        else:
+            log.error("listener error: %s", error, exc_info=error)
+
+    return app

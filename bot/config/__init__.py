@@ -1,0 +1,1 @@
+"""Configuration pieces behind bot.settings: YAML schema, environment, error formatting."""

@@ -1,0 +1,91 @@
+"""What listeners, the scheduler and the HTTP API share: settings, database, Slack gateway, clock, hooks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bot.checklist.loader import load_named_template
+from bot.checklist.model import Template
+from bot.clock import Clock
+from bot.config.schema import Audience
+from bot.render.run import readiness_notice
+from bot.services import messages
+from bot.services.runs import Changed, get_run
+from bot.settings import Settings
+from bot.slack.gateway import Gateway
+from bot.slack.updater import MessageUpdater
+from bot.store.db import Database
+from bot.store.models import ChecklistItem
+
+log = logging.getLogger(__name__)
+
+# Called after a run is marked deployed / an incident is declared (post-deploy and paging plug in here).
+DeployedHook = Callable[[int], None]
+IncidentHook = Callable[[int, str, str], None]  # run id, user, text
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    gateway: Gateway
+    updater: MessageUpdater
+    clock: Clock
+    on_deployed: list[DeployedHook] = field(default_factory=list)
+    on_incident: list[IncidentHook] = field(default_factory=list)
+
+    def template(self, name: str | None = None) -> Template:
+        return _load_template(name or self.settings.template)
+
+    def _allows(self, audience: Audience, user_id: str) -> bool:
+        if audience.everyone or user_id in audience.users:
+            return True
+        return any(user_id in self.gateway.usergroup_members(g) for g in audience.usergroups)
+
+    def may(self, action: str, user_id: str) -> bool:
+        return self._allows(getattr(self.settings.permissions, action), user_id)
+
+    def is_approver(self, role_key: str, user_id: str) -> bool:
+        return self._allows(self.settings.approvers_for(role_key), user_id)
+
+    def deployment_channel(self, typed_in: str) -> str:
+        return self.settings.channel or typed_in
+
+    def refresh_item_message(self, item_id: int) -> None:
+        """Re-render an item's message (a refused click left the client showing a state we did not record)."""
+        with self.db.write() as s:
+            item = s.get(ChecklistItem, item_id)
+            if item is None:
+                return
+            kind = messages.ROLLBACK if item.phase == "rollback" else messages.SECTION
+            ids = messages.mark_dirty(s, deployment_id=item.deployment_id, kind=kind, key_prefix=f"{item.section_key}#")
+        self.updater.notify(ids)
+
+    def after_change(self, changed: Changed) -> None:
+        """After ack(): queue message updates and tell the channel when readiness flipped."""
+        if changed.duplicate:
+            return
+        self.updater.notify(changed.message_ids)
+        if changed.ready_flipped is not None:
+            with self.db.read() as s:
+                run = get_run(s, changed.deployment_id)
+                text, channel = readiness_notice(run, changed.ready_flipped), run.channel_id
+            if channel:
+                self.gateway.post(channel, text)
+
+
+def approvers_text(settings: Settings) -> dict[str, str]:
+    """Role key -> who may sign it, as mentions for the run message."""
+    out = {}
+    for role, audience in settings.config.approvers.items():
+        names = [f"<@{u}>" for u in audience.users] + [f"<!subteam^{g}>" for g in audience.usergroups]
+        out[role] = ", ".join(names)
+    return out
+
+
+@lru_cache(maxsize=32)
+def _load_template(name: str) -> Template:
+    return load_named_template(name)

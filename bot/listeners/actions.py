@@ -1,0 +1,269 @@
+"""Button, checkbox and overflow clicks on a run's messages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.context import AppContext
+from bot.errors import UserError
+from bot.listeners.commands import export_to_thread
+from bot.listeners.common import after_ack, channel_of, failure_text, request_id, user_of
+from bot.render import modals
+from bot.render.ids import Action, View, parse_item_action
+from bot.render.run import run_title
+from bot.services.checklist import find_item, set_item
+from bot.services.readiness import compute_readiness
+from bot.services.runs import get_run
+from bot.services.signoffs import find_signoff, refusal, sign
+from bot.services.signoffs import revoke as revoke_signoff
+from bot.store.models import ChecklistItem, ItemState, RunState
+
+CHECK = re.compile(rf"^{Action.CHECK}:\d+$")
+MORE = re.compile(rf"^{Action.ITEM_MORE}:\d+$")
+
+
+def _tell(ctx: AppContext, body: dict[str, Any]) -> Any:
+    channel = channel_of(body)
+    user = user_of(body)
+    thread = (body.get("message") or {}).get("thread_ts")
+
+    def tell(text: str) -> None:
+        if channel:
+            ctx.gateway.ephemeral(channel, user, text, thread_ts=thread)
+        else:
+            ctx.gateway.dm(user, text)
+
+    return tell
+
+
+def _run_of_item(ctx: AppContext, item_id: int) -> int:
+    with ctx.db.read() as s:
+        item = s.get(ChecklistItem, item_id)
+        if item is None:
+            raise UserError("That checklist item no longer exists.")
+        return item.deployment_id
+
+
+def register(app: App, ctx: AppContext) -> None:
+    @app.action(CHECK)
+    def on_check(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        tell = _tell(ctx, body)
+        try:
+            _, item_id = parse_item_action(action["action_id"])
+            state = ItemState.DONE if action.get("selected_options") else ItemState.OPEN
+            with ctx.db.write() as s:
+                changed = set_item(
+                    s,
+                    run_id=_run_of_item(ctx, item_id),
+                    item_id=item_id,
+                    state=state,
+                    actor=user_of(body),
+                    now=ctx.clock.now(),
+                    request_id=request_id(body),
+                )
+        except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
+            ack()
+            text = failure_text(exc)
+            after_ack(tell, lambda: tell(text))
+            # The click flipped the client's checkbox; put the message back in line with the database.
+            after_ack(tell, lambda: ctx.refresh_item_message(item_id))
+            return
+        ack()
+        after_ack(tell, lambda: ctx.after_change(changed))
+
+    @app.action(MORE)
+    def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        tell = _tell(ctx, body)
+
+        def work() -> None:
+            _, item_id = parse_item_action(action["action_id"])
+            choice = (action.get("selected_option") or {}).get("value")
+            run_id = _run_of_item(ctx, item_id)
+            if choice == "na":
+                with ctx.db.read() as s:
+                    run = get_run(s, run_id)
+                    from bot.checklist.model import Template
+
+                    item = find_item(run, item_id=item_id)
+                    title = Template.from_dict(run.template_snapshot).item(item.key).title
+                view = modals.na_modal(
+                    run_id=run_id, item_id=item_id, item_title=title, channel_id=channel_of(body) or ""
+                )
+                ctx.gateway.open_view(body["trigger_id"], view)
+                return
+            with ctx.db.write() as s:
+                changed = set_item(
+                    s,
+                    run_id=run_id,
+                    item_id=item_id,
+                    state=ItemState.OPEN,
+                    actor=user_of(body),
+                    now=ctx.clock.now(),
+                    request_id=request_id(body),
+                )
+            ctx.after_change(changed)
+
+        after_ack(tell, work)
+
+    @app.action(Action.SIGN)
+    def on_sign(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Check first (a refusal is recorded and explained), then ask for confirmation in a modal."""
+        tell = _tell(ctx, body)
+        role_key = action["value"]
+        user = user_of(body)
+        run_id = _run_id_from_message(ctx, body)
+        try:
+            with ctx.db.read() as s:
+                run = get_run(s, run_id)
+                signoff = find_signoff(run, role_key)
+                why = refusal(
+                    run, signoff, user, is_approver=ctx.is_approver, separation=ctx.settings.separation_of_duties
+                )
+                title, role_title = run_title(run), signoff.role_title
+            if why:
+                with ctx.db.write() as s:  # sign() re-checks and records the refused attempt
+                    changed = sign(
+                        s,
+                        run_id=run_id,
+                        role_key=role_key,
+                        actor=user,
+                        now=ctx.clock.now(),
+                        is_approver=ctx.is_approver,
+                        separation_of_duties=ctx.settings.separation_of_duties,
+                        request_id=request_id(body),
+                    )
+                why = changed.refused or why
+        except Exception as exc:  # noqa: BLE001
+            ack()
+            text = failure_text(exc)
+            after_ack(tell, lambda: tell(text))
+            return
+        ack()
+        if why:
+            after_ack(tell, lambda: tell(f":no_entry: {why}"))
+            return
+        view = modals.sign_modal(
+            run_id=run_id, role_key=role_key, role_title=role_title, run_title=title, channel_id=channel_of(body) or ""
+        )
+        after_ack(tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
+
+    @app.action(Action.REVOKE)
+    def on_revoke(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        tell = _tell(ctx, body)
+        try:
+            with ctx.db.write() as s:
+                changed = revoke_signoff(
+                    s,
+                    run_id=_run_id_from_message(ctx, body),
+                    role_key=action["value"],
+                    actor=user_of(body),
+                    now=ctx.clock.now(),
+                    request_id=request_id(body),
+                )
+        except Exception as exc:  # noqa: BLE001
+            ack()
+            text = failure_text(exc)
+            after_ack(tell, lambda: tell(text))
+            return
+        ack()
+        if changed.refused:
+            refused = changed.refused
+            after_ack(tell, lambda: tell(f":no_entry: {refused}"))
+        else:
+            after_ack(tell, lambda: ctx.after_change(changed))
+
+    @app.action(Action.MARK_DEPLOYED)
+    def on_mark_deployed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        tell = _tell(ctx, body)
+        run_id = int(action["value"])
+        user = user_of(body)
+
+        def work() -> None:
+            if not ctx.may("deploy", user):
+                raise UserError("You are not allowed to mark runs deployed (see `permissions.deploy`).")
+            with ctx.db.read() as s:
+                run = get_run(s, run_id)
+                ready = compute_readiness(run.items, run.signoffs).ready
+                state = run.state
+            if state != RunState.OPEN:
+                raise UserError(f"Run #{run_id} is {state}.")
+            if ready:
+                from bot.listeners.commands import _deployed
+                from bot.services.runs import mark_deployed
+
+                with ctx.db.write() as s:
+                    changed = mark_deployed(
+                        s, run_id=run_id, actor=user, now=ctx.clock.now(), request_id=request_id(body)
+                    )
+                    run = get_run(s, run_id)
+                    where = run.channel_id, run.thread_ts
+                _deployed(ctx, changed, where, user)
+                return
+            view = modals.reason_modal(
+                View.DEPLOY_OVERRIDE,
+                title="Deploy anyway?",
+                submit="Mark deployed",
+                prompt=f"Run #{run_id} is *NOT READY*. Marking it deployed needs an override reason (recorded).",
+                label="Override reason",
+                meta={"run": run_id},
+            )
+            ctx.gateway.open_view(body["trigger_id"], view)
+
+        after_ack(tell, work)
+
+    @app.action(Action.ABORT)
+    def on_abort(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        run_id = int(action["value"])
+        view = modals.reason_modal(
+            View.ABORT,
+            title="Abort run",
+            submit="Abort",
+            prompt=f"Abort run #{run_id}? The checklist stays as it is, recorded.",
+            label="Reason",
+            meta={"run": run_id},
+        )
+        tell = _tell(ctx, body)
+        after_ack(tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
+
+    @app.action(Action.INCIDENT)
+    def on_incident(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        run_id = int(action["value"])
+        view = modals.reason_modal(
+            View.INCIDENT,
+            title="Security incident",
+            submit="Declare & page",
+            prompt=f"Declare a security incident on run #{run_id}? On-call is paged at once.",
+            label="What happened?",
+            meta={"run": run_id},
+        )
+        tell = _tell(ctx, body)
+        after_ack(tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
+
+    @app.action(Action.EXPORT)
+    def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        after_ack(_tell(ctx, body), lambda: export_to_thread(ctx, int(action["value"])))
+
+
+def _run_id_from_message(ctx: AppContext, body: dict[str, Any]) -> int:
+    """Sign-off buttons live on the run's parent message; find the run by that message."""
+    from sqlalchemy import select
+
+    from bot.store.models import SlackMessage
+
+    container = body.get("container") or {}
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    channel = channel_of(body)
+    with ctx.db.read() as s:
+        stmt = select(SlackMessage.deployment_id).where(SlackMessage.ts == ts, SlackMessage.channel_id == channel)
+        run_id = s.scalars(stmt).first()
+    if run_id is None:
+        raise UserError("This message does not belong to a deployment run I know.")
+    return int(run_id)

@@ -1,0 +1,126 @@
+"""Modal submissions: N/A reasons, sign-off confirmation, abort, deploy override, incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.context import AppContext
+from bot.errors import UserError
+from bot.listeners.commands import _deployed
+from bot.listeners.common import after_ack, failure_text, user_of
+from bot.render import modals
+from bot.render.ids import View
+from bot.services.checklist import set_item
+from bot.services.runs import Changed, abort_run, get_run, mark_deployed
+from bot.services.signoffs import sign
+from bot.store.models import ItemState
+
+
+def _errors(ack: Ack, block: str, text: str) -> None:
+    ack(response_action="errors", errors={block: text[:150]})
+
+
+def register(app: App, ctx: AppContext) -> None:
+    def submission(
+        callback: View,
+        needs_reason: bool,
+        apply: Callable[[dict[str, Any], str, str], tuple[Changed, Callable[[], None]]],
+    ) -> None:
+        @app.view(callback)
+        def handle(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+            user = user_of(body)
+            try:
+                meta = modals.read_meta(view)
+                reason = modals.read_text(view, modals.REASON_BLOCK, modals.REASON_ACTION)
+                comment = modals.read_text(view, modals.COMMENT_BLOCK, modals.COMMENT_ACTION)
+                if needs_reason and not reason:
+                    _errors(ack, modals.REASON_BLOCK, "Please give a reason.")
+                    return
+                changed, then = apply(meta, user, reason or comment)
+            except UserError as exc:
+                block = modals.REASON_BLOCK if needs_reason else modals.COMMENT_BLOCK
+                _errors(ack, block, exc.message)
+                return
+            except Exception as exc:  # noqa: BLE001
+                text = failure_text(exc)
+                _errors(ack, modals.REASON_BLOCK if needs_reason else modals.COMMENT_BLOCK, text)
+                return
+            if changed.refused:
+                _errors(ack, modals.COMMENT_BLOCK, changed.refused)
+                return
+            ack()
+            after_ack(lambda text: ctx.gateway.dm(user, text), then)
+
+    def na(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
+        with ctx.db.write() as s:
+            changed = set_item(
+                s,
+                run_id=int(meta["run"]),
+                item_id=int(meta["item"]),
+                state=ItemState.NA,
+                reason=reason,
+                actor=user,
+                now=ctx.clock.now(),
+                request_id=None,
+            )
+        return changed, lambda: ctx.after_change(changed)
+
+    def signed(meta: dict[str, Any], user: str, comment: str) -> tuple[Changed, Callable[[], None]]:
+        with ctx.db.write() as s:
+            changed = sign(
+                s,
+                run_id=int(meta["run"]),
+                role_key=str(meta["role"]),
+                actor=user,
+                now=ctx.clock.now(),
+                is_approver=ctx.is_approver,
+                separation_of_duties=ctx.settings.separation_of_duties,
+                comment=comment,
+            )
+        return changed, lambda: ctx.after_change(changed)
+
+    def aborted(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
+        if not ctx.may("abort", user):
+            raise UserError("You are not allowed to abort runs (see `permissions.abort`).")
+        with ctx.db.write() as s:
+            changed = abort_run(s, run_id=int(meta["run"]), actor=user, reason=reason, now=ctx.clock.now())
+            run = get_run(s, changed.deployment_id)
+            where = run.channel_id, run.thread_ts
+
+        def then() -> None:
+            ctx.after_change(changed)
+            if where[0] and where[1]:
+                ctx.gateway.post(where[0], f":no_entry: Run aborted by <@{user}>: _{reason}_", thread_ts=where[1])
+
+        return changed, then
+
+    def override(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
+        if not ctx.may("deploy", user):
+            raise UserError("You are not allowed to mark runs deployed (see `permissions.deploy`).")
+        with ctx.db.write() as s:
+            changed = mark_deployed(s, run_id=int(meta["run"]), actor=user, now=ctx.clock.now(), override_reason=reason)
+            run = get_run(s, changed.deployment_id)
+            where = run.channel_id, run.thread_ts
+        return changed, lambda: _deployed(ctx, changed, where, user)
+
+    def incident(meta: dict[str, Any], user: str, text: str) -> tuple[Changed, Callable[[], None]]:
+        if not ctx.may("incident", user):
+            raise UserError("You are not allowed to declare incidents (see `permissions.incident`).")
+        if not ctx.on_incident:
+            raise UserError("Incident handling is not configured on this Deploy Bot.")
+        run_id = int(meta["run"])
+
+        def then() -> None:
+            for hook in ctx.on_incident:
+                hook(run_id, user, text)
+
+        return Changed(deployment_id=run_id), then
+
+    submission(View.NA_REASON, True, na)
+    submission(View.SIGN, False, signed)
+    submission(View.ABORT, True, aborted)
+    submission(View.DEPLOY_OVERRIDE, True, override)
+    submission(View.INCIDENT, True, incident)

@@ -1,0 +1,1 @@
+"""Pure Block Kit builders: state in, dicts out. No I/O here."""

@@ -1,0 +1,39 @@
+"""Text answers to `/deploy status` and `/deploy list` (ephemeral, so plain mrkdwn)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.render.run import run_title, status_line
+from bot.render.text import escape, mention, slack_date
+from bot.services.readiness import is_resolved
+from bot.store.models import Deployment, SignoffState
+
+
+def run_status(run: Deployment, *, typed_in: str | None = None) -> str:
+    resolved = sum(1 for i in run.items if is_resolved(i))
+    lines = [
+        f"*Run #{run.id}*: {escape(run_title(run))}",
+        status_line(run),
+        f"{resolved}/{len(run.items)} items resolved · "
+        f"started by {mention(run.started_by)} {slack_date(run.created_at)}",
+    ]
+    for s in run.signoffs:
+        mark = ":white_check_mark:" if s.state == SignoffState.SIGNED else ":hourglass_flowing_sand:"
+        who = f" {mention(s.user_id)}" if s.state == SignoffState.SIGNED else f" ({s.state})"
+        lines.append(f"{mark} {escape(s.role_title)}{who}")
+    if typed_in and run.channel_id and typed_in != run.channel_id:
+        lines.append(f"The run lives in <#{run.channel_id}>.")
+    return "\n".join(lines)
+
+
+def run_list(runs: Sequence[Deployment]) -> str:
+    if not runs:
+        return "No deployment runs are open. Start one with `/deploy start SERVICE VERSION`."
+    lines = ["*Open deployment runs*"]
+    for run in runs:
+        where = f" in <#{run.channel_id}>" if run.channel_id else ""
+        lines.append(
+            f"• #{run.id} {escape(run_title(run))} ({run.state}){where} · started by {mention(run.started_by)}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""mrkdwn helpers: escaping, truncation and Slack date tokens (each reader sees their own time zone)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
+
+
+def mention(user_id: str | None) -> str:
+    if not user_id:
+        return "someone"
+    if user_id in ("template", "deploybot") or user_id.startswith("probe:") or user_id.startswith("api:"):
+        return f"_{user_id}_"
+    return f"<@{user_id}>"

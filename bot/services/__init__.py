@@ -1,0 +1,1 @@
+"""Domain services: keyword-only functions taking the DB session first; pure rules kept apart."""

@@ -1,0 +1,62 @@
+"""The append-only audit trail, and the redelivery guard that keeps a request from counting twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store.models import AuditEntry, ProcessedRequest
+
+
+def record(
+    db_session: Session,
+    *,
+    deployment_id: int | None,
+    at: datetime,
+    actor: str,
+    source: str,
+    kind: str,
+    subject: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        deployment_id=deployment_id,
+        at=at,
+        actor=actor,
+        source=source,
+        kind=kind,
+        subject=subject,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
+        request_id=request_id,
+    )
+    db_session.add(entry)
+    return entry
+
+
+def claim_request(db_session: Session, request_id: str | None, *, now: datetime) -> bool:
+    """True the first time a request id is seen; False for a redelivery (which must change nothing)."""
+    if not request_id:
+        return True
+    if db_session.get(ProcessedRequest, request_id) is not None:
+        return False
+    try:
+        with db_session.begin_nested():
+            db_session.add(ProcessedRequest(request_id=request_id, at=now))
+            db_session.flush()
+    except IntegrityError:
+        return False  # another replica took it between our read and insert
+    return True
+
+
+def entries(db_session: Session, deployment_id: int) -> list[AuditEntry]:
+    stmt = select(AuditEntry).where(AuditEntry.deployment_id == deployment_id).order_by(AuditEntry.id)
+    return list(db_session.scalars(stmt))

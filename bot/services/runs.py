@@ -1,0 +1,262 @@
+"""Deployment runs: start, find, abort, mark deployed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.checklist.model import Template
+from bot.checklist.phases import item_phase
+from bot.errors import Conflict, NotFound, UserError
+from bot.render import layout
+from bot.services import audit, messages
+from bot.services.readiness import compute_readiness
+from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, Source
+
+TEMPLATE_ACTOR = "template"
+
+
+@dataclass
+class Changed:
+    """What a write changed, for the caller to act on after the commit (re-render, announce)."""
+
+    deployment_id: int
+    message_ids: list[int] = field(default_factory=list)
+    duplicate: bool = False
+    ready_flipped: bool | None = None  # new readiness when it changed, else None
+    notes: list[str] = field(default_factory=list)
+    refused: str | None = None  # why the attempt was refused (it is still recorded)
+
+
+def start_run(
+    db_session: Session,
+    *,
+    template: Template,
+    service: str,
+    version: str,
+    environment: str,
+    channel_id: str,
+    started_by: str,
+    now: datetime,
+    source: str = Source.SLACK,
+    previous_version: str | None = None,
+) -> Deployment:
+    run = Deployment(
+        service=service,
+        version=version,
+        environment=environment,
+        template_name=template.name,
+        template_hash=template.content_hash,
+        template_snapshot=template.to_dict(),
+        channel_id=channel_id,
+        state=RunState.OPEN,
+        started_by=started_by,
+        created_at=now,
+        updated_at=now,
+        previous_version=previous_version,
+        ready=False,
+    )
+    db_session.add(run)
+    db_session.flush()
+    position = 0
+    for section in template.sections:
+        for item in section.items:
+            position += 1
+            pre = item.prechecked
+            run.items.append(
+                ChecklistItem(
+                    key=item.key,
+                    section_key=section.key,
+                    phase=item_phase(section, item),
+                    position=position,
+                    required=item.required,
+                    state=ItemState.DONE if pre else ItemState.OPEN,
+                    changed_by=TEMPLATE_ACTOR if pre else None,
+                    changed_at=now if pre else None,
+                    source=Source.TEMPLATE if pre else None,
+                    version=1 if pre else 0,
+                )
+            )
+    for pos, role in enumerate(template.signoff_roles):
+        run.signoffs.append(Signoff(role_key=role.key, role_title=role.title, position=pos, final=role.final))
+    db_session.flush()
+    audit.record(
+        db_session,
+        deployment_id=run.id,
+        at=now,
+        actor=started_by,
+        source=source,
+        kind="run",
+        from_state=None,
+        to_state=RunState.OPEN,
+        detail={
+            "service": service,
+            "version": version,
+            "environment": environment,
+            "template": template.name,
+        },
+    )
+    for row in run.items:
+        if row.state == ItemState.DONE:
+            audit.record(
+                db_session,
+                deployment_id=run.id,
+                at=now,
+                actor=TEMPLATE_ACTOR,
+                source=Source.TEMPLATE,
+                kind="item",
+                subject=row.key,
+                from_state=ItemState.OPEN,
+                to_state=ItemState.DONE,
+            )
+    messages.ensure_message(
+        db_session, deployment_id=run.id, kind=messages.PARENT, key="", channel_id=channel_id
+    )
+    for slot in layout.slots(template, messages.SECTION):
+        messages.ensure_message(
+            db_session, deployment_id=run.id, kind=messages.SECTION, key=slot.key, channel_id=channel_id
+        )
+    return run
+
+
+def get_run(db_session: Session, run_id: int, *, for_update: bool = False) -> Deployment:
+    stmt = (
+        select(Deployment)
+        .where(Deployment.id == run_id)
+        .options(selectinload(Deployment.items), selectinload(Deployment.signoffs))
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Deployment)
+    run = db_session.scalars(stmt).first()
+    if run is None:
+        raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")
+    return run
+
+
+def open_runs(db_session: Session, *, channel_id: str | None = None) -> list[Deployment]:
+    stmt = select(Deployment).where(Deployment.state.in_([RunState.OPEN, RunState.DEPLOYED]))
+    if channel_id:
+        stmt = stmt.where(Deployment.channel_id == channel_id)
+    return list(db_session.scalars(stmt.order_by(Deployment.id)))
+
+
+def parse_run_ref(ref: str) -> int:
+    text = ref.strip().lstrip("#")
+    if not text.isdigit():
+        raise UserError(f"`{ref}` is not a run number; use the number shown on the run, e.g. `#12`.")
+    return int(text)
+
+
+def resolve_run(db_session: Session, *, ref: str | None, channel_id: str) -> Deployment:
+    """RUN may be omitted when exactly one run is open in the channel the command was typed in."""
+    if ref:
+        return get_run(db_session, parse_run_ref(ref))
+    runs = open_runs(db_session, channel_id=channel_id)
+    if len(runs) == 1:
+        return get_run(db_session, runs[0].id)
+    if not runs:
+        raise NotFound("No deployment run is open in this channel; name one, e.g. `/deploy status 12`.")
+    listed = ", ".join(f"#{r.id} ({r.service} {r.version})" for r in runs)
+    raise UserError(f"Several runs are open here ({listed}); name one, e.g. `/deploy status {runs[0].id}`.")
+
+
+def refresh_readiness(db_session: Session, run: Deployment, changed: Changed, *, now: datetime) -> None:
+    """Store the new readiness and tell the caller when it flipped (the channel is told)."""
+    db_session.flush()
+    db_session.refresh(run, attribute_names=["items", "signoffs"])
+    ready = compute_readiness(run.items, run.signoffs).ready
+    if ready != run.ready:
+        run.ready = ready
+        changed.ready_flipped = ready
+        audit.record(
+            db_session,
+            deployment_id=run.id,
+            at=now,
+            actor="deploybot",
+            source=Source.SYSTEM,
+            kind="readiness",
+            from_state="ready" if not ready else "not_ready",
+            to_state="ready" if ready else "not_ready",
+        )
+    run.updated_at = now
+    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.PARENT)
+
+
+def abort_run(
+    db_session: Session, *, run_id: int, actor: str, reason: str, now: datetime, source: str = Source.SLACK
+) -> Changed:
+    if not reason.strip():
+        raise UserError("Say why: `/deploy abort [RUN] REASON`.")
+    run = get_run(db_session, run_id, for_update=True)
+    if run.state not in (RunState.OPEN, RunState.DEPLOYED):
+        raise Conflict(f"Run #{run.id} is already {run.state}.")
+    old = run.state
+    run.state = RunState.ABORTED
+    run.ended_at = now
+    run.end_reason = reason.strip()
+    run.updated_at = now
+    audit.record(
+        db_session,
+        deployment_id=run.id,
+        at=now,
+        actor=actor,
+        source=source,
+        kind="run",
+        from_state=old,
+        to_state=RunState.ABORTED,
+        detail={"reason": reason.strip()},
+    )
+    changed = Changed(deployment_id=run.id)
+    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.PARENT)
+    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.SECTION)
+    return changed
+
+
+def mark_deployed(
+    db_session: Session,
+    *,
+    run_id: int,
+    actor: str,
+    now: datetime,
+    override_reason: str | None = None,
+    source: str = Source.SLACK,
+    request_id: str | None = None,
+) -> Changed:
+    changed = Changed(deployment_id=run_id)
+    if not audit.claim_request(db_session, request_id, now=now):
+        changed.duplicate = True
+        return changed
+    run = get_run(db_session, run_id, for_update=True)
+    if run.state != RunState.OPEN:
+        raise Conflict(f"Run #{run.id} is {run.state}; only an open run can be marked deployed.")
+    readiness = compute_readiness(run.items, run.signoffs)
+    reason = (override_reason or "").strip() or None
+    if not readiness.ready and not reason:
+        raise Conflict(
+            f"Run #{run.id} is NOT READY ({readiness.required_open} required items open, "
+            f"{len(readiness.signoffs_missing)} sign-offs missing). Finish it, or mark it deployed with an "
+            "override reason."
+        )
+    run.state = RunState.DEPLOYED
+    run.deployed_at = now
+    run.deployed_by = actor
+    run.deploy_override_reason = reason
+    run.updated_at = now
+    audit.record(
+        db_session,
+        deployment_id=run.id,
+        at=now,
+        actor=actor,
+        source=source,
+        kind="run",
+        from_state=RunState.OPEN,
+        to_state=RunState.DEPLOYED,
+        detail={"override_reason": reason} if reason else None,
+        request_id=request_id,
+    )
+    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.PARENT)
+    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.SECTION)
+    return changed

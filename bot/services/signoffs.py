@@ -1,0 +1,181 @@
+"""Sign-offs by role: who may sign, in which order, and separation of duties. Refusals are recorded too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.errors import NotFound
+from bot.services import audit
+from bot.services.readiness import compute_readiness
+from bot.services.runs import Changed, get_run, refresh_readiness
+from bot.store.models import Deployment, RunState, Signoff, SignoffState, Source
+
+IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
+
+
+def find_signoff(run: Deployment, role_key: str) -> Signoff:
+    for s in run.signoffs:
+        if s.role_key == role_key:
+            return s
+    raise NotFound(f"Run #{run.id} has no sign-off role `{role_key}`.")
+
+
+def refusal(
+    run: Deployment, signoff: Signoff, actor: str, *, is_approver: IsApprover, separation: bool
+) -> str | None:
+    """Why `actor` may not sign `signoff` now, or None. Pure: reads the loaded run only."""
+    if run.state != RunState.OPEN:
+        return f"Run #{run.id} is {run.state}; sign-offs are closed."
+    if signoff.state == SignoffState.SIGNED:
+        return f"{signoff.role_title} is already signed by <@{signoff.user_id}>."
+    if not is_approver(signoff.role_key, actor):
+        return f"You are not an approver for {signoff.role_title}."
+    if separation:
+        other = next(
+            (
+                s
+                for s in run.signoffs
+                if s is not signoff and s.user_id == actor and s.state == SignoffState.SIGNED
+            ),
+            None,
+        )
+        if other is not None:
+            return f"You already signed {other.role_title}; one person cannot sign two roles."
+        if signoff.final and actor == run.started_by:
+            return "You started this run, so someone else must give its final authorisation."
+    if signoff.final:
+        readiness = compute_readiness(run.items, [s for s in run.signoffs if s is not signoff])
+        if readiness.required_open:
+            return f"Final authorisation waits for {readiness.required_open} required item(s) still open."
+        if readiness.signoffs_missing:
+            return "Final authorisation waits for: " + ", ".join(readiness.signoffs_missing) + "."
+    return None
+
+
+def sign(
+    db_session: Session,
+    *,
+    run_id: int,
+    role_key: str,
+    actor: str,
+    now: datetime,
+    is_approver: IsApprover,
+    separation_of_duties: bool = True,
+    comment: str | None = None,
+    request_id: str | None = None,
+) -> Changed:
+    changed = Changed(deployment_id=run_id)
+    if not audit.claim_request(db_session, request_id, now=now):
+        changed.duplicate = True
+        return changed
+    run = get_run(db_session, run_id, for_update=True)
+    signoff = find_signoff(run, role_key)
+    why = refusal(run, signoff, actor, is_approver=is_approver, separation=separation_of_duties)
+    if why:
+        audit.record(
+            db_session,
+            deployment_id=run.id,
+            at=now,
+            actor=actor,
+            source=Source.SLACK,
+            kind="signoff_refused",
+            subject=role_key,
+            from_state=signoff.state,
+            to_state=signoff.state,
+            detail={"reason": why},
+            request_id=request_id,
+        )
+        changed.refused = why
+        return changed
+    old = signoff.state
+    signoff.state = SignoffState.SIGNED
+    signoff.user_id = actor
+    signoff.comment = (comment or "").strip() or None
+    signoff.signed_at = now
+    signoff.version += 1
+    audit.record(
+        db_session,
+        deployment_id=run.id,
+        at=now,
+        actor=actor,
+        source=Source.SLACK,
+        kind="signoff",
+        subject=role_key,
+        from_state=old,
+        to_state=SignoffState.SIGNED,
+        detail={"comment": signoff.comment} if signoff.comment else None,
+        request_id=request_id,
+    )
+    refresh_readiness(db_session, run, changed, now=now)
+    return changed
+
+
+def revoke(
+    db_session: Session,
+    *,
+    run_id: int,
+    role_key: str,
+    actor: str,
+    now: datetime,
+    request_id: str | None = None,
+) -> Changed:
+    changed = Changed(deployment_id=run_id)
+    if not audit.claim_request(db_session, request_id, now=now):
+        changed.duplicate = True
+        return changed
+    run = get_run(db_session, run_id, for_update=True)
+    signoff = find_signoff(run, role_key)
+    if signoff.state not in (SignoffState.SIGNED, SignoffState.STALE) or signoff.user_id != actor:
+        why = f"Only the person who signed {signoff.role_title} can revoke it."
+        audit.record(
+            db_session,
+            deployment_id=run.id,
+            at=now,
+            actor=actor,
+            source=Source.SLACK,
+            kind="signoff_refused",
+            subject=role_key,
+            from_state=signoff.state,
+            to_state=signoff.state,
+            detail={"reason": why, "action": "revoke"},
+            request_id=request_id,
+        )
+        changed.refused = why
+        return changed
+    old = signoff.state
+    signoff.state = SignoffState.REVOKED
+    signoff.version += 1
+    audit.record(
+        db_session,
+        deployment_id=run.id,
+        at=now,
+        actor=actor,
+        source=Source.SLACK,
+        kind="signoff",
+        subject=role_key,
+        from_state=old,
+        to_state=SignoffState.REVOKED,
+        request_id=request_id,
+    )
+    if not signoff.final:
+        for s in run.signoffs:
+            if s.final and s.state == SignoffState.SIGNED:
+                s.state = SignoffState.STALE
+                s.version += 1
+                audit.record(
+                    db_session,
+                    deployment_id=run.id,
+                    at=now,
+                    actor="deploybot",
+                    source=Source.SYSTEM,
+                    kind="signoff",
+                    subject=s.role_key,
+                    from_state=SignoffState.SIGNED,
+                    to_state=SignoffState.STALE,
+                    detail={"because": f"{role_key} revoked"},
+                )
+    refresh_readiness(db_session, run, changed, now=now)
+    return changed

@@ -1,0 +1,1 @@
+"""Everything that talks to Slack's Web API goes through bot.slack.gateway."""

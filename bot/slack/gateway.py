@@ -1,0 +1,105 @@
+"""The only code that calls Slack's Web API: retries 429 (Retry-After), 5xx and connection errors.
+
+Retries sleep in the calling thread, so nothing here may run before a listener's ack().
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+log = logging.getLogger(__name__)
+
+USERGROUP_TTL_S = 300.0  # usergroups.users.list is Tier 2: cache members
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        token: str,
+        base_url: str | None = None,
+        timeout: int = 10,
+        max_retries: int = 4,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        kwargs: dict[str, Any] = {"token": token, "timeout": timeout}
+        if base_url:
+            kwargs["base_url"] = base_url
+        self.client = WebClient(
+            **kwargs,
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=max_retries),
+                RateLimitErrorRetryHandler(max_retry_count=max_retries),
+                ServerErrorRetryHandler(max_retry_count=max_retries),
+            ],
+        )
+        self._monotonic = monotonic
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+        self._names: dict[str, str] = {}
+
+    # Messages -----------------------------------------------------------------------------------------
+    def post(
+        self, channel: str, text: str, blocks: Sequence[dict[str, Any]] | None = None, *, thread_ts: str | None = None
+    ) -> str:
+        resp = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=list(blocks) if blocks else None, thread_ts=thread_ts, unfurl_links=False
+        )
+        return str(resp["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: Sequence[dict[str, Any]]) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=list(blocks))
+
+    def ephemeral(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
+        try:
+            self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        except SlackApiError as exc:  # e.g. user_not_in_channel: fall back to a DM
+            log.info("ephemeral failed (%s); sending a DM", exc.response.get("error"))
+            self.dm(user, text)
+
+    def dm(self, user: str, text: str) -> str:
+        channel = self.client.conversations_open(users=[user])["channel"]["id"]
+        return self.post(channel, text)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except SlackApiError:
+            return None
+
+    # Modals --------------------------------------------------------------------------------------------
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self.client.views_open(trigger_id=trigger_id, view=view)
+
+    # Files ---------------------------------------------------------------------------------------------
+    def upload(self, channel: str, filename: str, content: str, *, title: str, thread_ts: str | None) -> None:
+        self.client.files_upload_v2(
+            channel=channel, filename=filename, content=content, title=title, thread_ts=thread_ts
+        )
+
+    # Directory -----------------------------------------------------------------------------------------
+    def auth_test(self) -> dict[str, Any]:
+        return dict(self.client.auth_test().data)  # type: ignore[arg-type]
+
+    def usergroup_members(self, group_id: str) -> frozenset[str]:
+        now = self._monotonic()
+        with self._lock:
+            cached = self._groups.get(group_id)
+            if cached and now - cached[0] < USERGROUP_TTL_S:
+                return cached[1]
+        users = frozenset(self.client.usergroups_users_list(usergroup=group_id)["users"])
+        with self._lock:
+            self._groups[group_id] = (now, users)
+        return users

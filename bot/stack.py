@@ -1,0 +1,66 @@
+"""The running bot in one object: context, Bolt app, web server, background workers. Used by `deploybot run`,
+the sandbox, the end-to-end tests and the benchmarks alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.app import build_context, create_app
+from bot.clock import Clock
+from bot.context import AppContext
+from bot.server import BotServer, create_web_app
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.migrate import check_schema
+
+log = logging.getLogger(__name__)
+
+# Plug-ins started with the stack (the post-deploy scheduler, paging); each returns its stop function.
+Extension = Callable[[AppContext], Callable[[], None]]
+EXTENSIONS: list[Extension] = []
+
+
+class BotStack:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        db: Database | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        extensions: list[Extension] | None = None,
+    ) -> None:
+        self.ctx = build_context(settings, db=db, clock=clock)
+        check_schema(self.ctx.db.engine)
+        self.bolt = None if settings.socket_mode else create_app(self.ctx)
+        self.web = create_web_app(self.ctx, self.bolt)
+        self.server = BotServer(self.web, host=host or settings.host, port=settings.port if port is None else port)
+        self._extensions = EXTENSIONS if extensions is None else extensions
+        self._stops: list[Callable[[], None]] = []
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> BotStack:
+        self.ctx.updater.start()
+        for ext in self._extensions:
+            self._stops.append(ext(self.ctx))
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        for stop in reversed(self._stops):
+            stop()
+        self.ctx.updater.flush(timeout=5)
+        self.ctx.updater.stop()
+        self.ctx.db.dispose()
+
+    def __enter__(self) -> BotStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

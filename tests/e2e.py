@@ -1,0 +1,186 @@
+"""End-to-end harness: the Slack emulator on loopback, the bot behind waitress, a real database."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bot.clock import Clock
+from bot.sandbox.driver import NotOnScreen
+from bot.sandbox.emulator import SlackEmulator
+from bot.settings import Settings, build_settings
+from bot.stack import BotStack
+from bot.store.db import Database
+
+SECRET = "e2e-signing-secret"
+TOKEN = "xoxb-e2e-token"
+CHANNEL = "C0DEPLOY"
+USERS = {
+    "URM": "rita",  # release manager: starts runs
+    "USEC": "sam",  # security team
+    "UOPS": "olga",  # devops team
+    "ULEAD": "lee",  # lead developer
+    "UPM": "pat",  # product manager
+    "UBIZ": "bea",  # business owner
+    "UDM": "dan",  # deployment manager, via the user group SDM
+    "UX": "xavier",  # holds no role
+}
+
+CONFIG: dict[str, Any] = {
+    "channel": CHANNEL,
+    "approvers": {
+        "security-team": {"users": ["USEC"]},
+        "devops-team": {"users": ["UOPS"]},
+        "lead-developer": {"users": ["ULEAD"]},
+        "product-manager": {"users": ["UPM"]},
+        "business-owner": {"users": ["UBIZ"]},
+        "deployment-manager": {"usergroups": ["SDM"]},
+    },
+    "update_coalesce_seconds": 0.05,
+}
+ROLE_SIGNERS = [
+    ("security-team", "USEC"),
+    ("devops-team", "UOPS"),
+    ("lead-developer", "ULEAD"),
+    ("product-manager", "UPM"),
+    ("business-owner", "UBIZ"),
+]
+
+
+def make_settings(emu: SlackEmulator, db_url: str, **overrides: Any) -> Settings:
+    data = {**CONFIG, **overrides}
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": emu.api_url,
+        "DATABASE_URL": db_url,
+    }
+    return build_settings(data, env)
+
+
+@contextmanager
+def running_bot(db_url: str, *, clock: Clock | None = None, **overrides: Any) -> Iterator[Bot]:
+    emu = SlackEmulator(signing_secret=SECRET)
+    emu.start()
+    for uid, name in USERS.items():
+        emu.add_user(uid, name, name.title())
+    emu.add_usergroup("SDM", "deploy-managers", ["UDM"])
+    stack: BotStack | None = None
+    try:
+        settings = make_settings(emu, db_url, **overrides)
+        stack = BotStack(settings, clock=clock, db=Database(db_url), port=0, extensions=[])
+        stack.start()
+        emu.bot_url = f"{stack.url}/slack/events"
+        yield Bot(emu, stack)
+    finally:
+        if stack is not None:
+            stack.stop()
+        emu.stop()
+
+
+class Bot:
+    def __init__(self, emu: SlackEmulator, stack: BotStack) -> None:
+        self.emu = emu
+        self.stack = stack
+
+    def settle(self) -> None:
+        assert self.stack.ctx.updater.flush(timeout=15), "message updates did not settle"
+
+    def start_run(self, text: str = "start payments-api 1.4.2", user: str = "URM") -> int:
+        resp = self.emu.slash(user, "/deploy", text, CHANNEL)
+        assert resp.status_code == 200, resp.text
+        reply = resp.json()
+        match = re.search(r"run #(\d+)", reply["text"])
+        assert match, reply
+        self.settle()
+        return int(match.group(1))
+
+    def channel_messages(self) -> list[dict[str, Any]]:
+        return self.emu.messages(CHANNEL)
+
+    def parent(self, run_id: int) -> dict[str, Any]:
+        for m in self.channel_messages():
+            if any(f"Run #{run_id} " in e.get("text", "") for b in m.get("blocks", []) for e in b.get("elements", [])):
+                return m
+        raise AssertionError(f"no parent message for run {run_id}")
+
+    def thread(self, run_id: int) -> list[dict[str, Any]]:
+        ts = self.parent(run_id)["ts"]
+        return [m for m in self.channel_messages() if m.get("thread_ts") == ts and m["ts"] != ts]
+
+    def find_item(self, run_id: int, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(message, actions block) showing the item with this key."""
+        item_id = self.item_id(run_id, key)
+        for m in self.thread(run_id):
+            for b in m.get("blocks", []):
+                if b["type"] == "actions" and any(e.get("action_id") == f"check:{item_id}" for e in b["elements"]):
+                    return m, b
+        raise AssertionError(f"item {key} not on screen")
+
+    def item_id(self, run_id: int, key: str) -> int:
+        from sqlalchemy import select
+
+        from bot.store.models import ChecklistItem
+
+        with self.stack.ctx.db.read() as s:
+            stmt = select(ChecklistItem.id).where(ChecklistItem.deployment_id == run_id, ChecklistItem.key == key)
+            item_id = s.scalars(stmt).one()
+        return int(item_id)
+
+    def tick(self, run_id: int, key: str, user: str, *, checked: bool = True, settle: bool = True) -> Any:
+        item_id = self.item_id(run_id, key)
+        for _ in range(20):  # the message may be re-rendered (fresh block_ids) between looking and clicking
+            message, block = self.find_item(run_id, key)
+            try:
+                resp = self.emu.click(
+                    user,
+                    CHANNEL,
+                    message["ts"],
+                    f"check:{item_id}",
+                    block["block_id"],
+                    selected_options=["done"] if checked else [],
+                )
+                break
+            except NotOnScreen:
+                time.sleep(0.01)
+        else:
+            raise AssertionError(f"could not click {key}")
+        assert resp.status_code == 200, resp.text
+        if settle:
+            self.settle()
+        return resp
+
+    def click_parent(self, run_id: int, action_id: str, user: str, value: str | None = None) -> Any:
+        parent = self.parent(run_id)
+        for b in parent["blocks"]:
+            elements = b.get("elements", []) + ([b["accessory"]] if "accessory" in b else [])
+            for e in elements:
+                if e.get("action_id") == action_id and (value is None or e.get("value") == value):
+                    resp = self.emu.click(user, CHANNEL, parent["ts"], action_id, b["block_id"], value=e.get("value"))
+                    assert resp.status_code == 200, resp.text
+                    self.settle()
+                    return resp
+        raise AssertionError(f"no {action_id} {value} on the parent message")
+
+    def open_view(self, user: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            views = self.emu.open_views(user)
+            if views:
+                return views[-1]
+            time.sleep(0.02)
+        raise AssertionError(f"no modal opened for {user}")
+
+    def sign(self, run_id: int, role: str, user: str, comment: str = "") -> Any:
+        self.click_parent(run_id, "sign", user, role)
+        view = self.open_view(user)
+        resp = self.emu.submit_view(user, view["id"], {"comment": {"comment_input": comment}})
+        self.settle()
+        return resp
+
+    def ephemeral_texts(self, user: str) -> list[str]:
+        self.settle()
+        return [m.get("text", "") for m in self.emu.ephemerals(user)]
