@@ -26,6 +26,7 @@ from probes.base import Outcome, Probe, build_probe  # noqa: E402
 from probes.runner import client_count, client_pool, run_probes  # noqa: E402
 
 TARGET_RATIO = 2.0
+REQUESTS_PER_DEPLOYMENT = 5  # health 1 + smoke 2 + prometheus 2 (value and baseline)
 
 
 # --- the server (child process) --------------------------------------------------------------------------------
@@ -95,14 +96,14 @@ def deployment_probes(i: int, service_url: str, prometheus_url: str) -> list[Pro
     return [build_probe(c, base_url=f"{service_url}/d{i}", prometheus_url=prometheus_url) for c in configs]
 
 
-async def timed_round(probes: list[Probe], concurrency: int, now: datetime) -> tuple[float, list[Outcome]]:
-    """Wall time of one round, client setup included (the scheduler builds its clients per round too)."""
-    start = time.perf_counter()
+async def timed_round(probes: list[Probe], concurrency: int, now: datetime) -> tuple[float, float, list[Outcome]]:
+    """(wall s, this process's CPU s, outcomes) of one round, client setup included (as the scheduler does)."""
+    start, cpu = time.perf_counter(), time.process_time()
     async with client_pool(client_count(len(probes), concurrency)) as clients:
         results = await run_probes(
             probes, client=clients, now=now, deployed_at=now - timedelta(minutes=10), concurrency=concurrency
         )
-    return time.perf_counter() - start, [r.outcome for r in results]
+    return time.perf_counter() - start, time.process_time() - cpu, [r.outcome for r in results]
 
 
 def rss_mb() -> tuple[float, float]:
@@ -133,7 +134,7 @@ def main() -> int:
             probes = [p for i in range(args.deployments) for p in deployment_probes(i, url, url)]
             # Single-probe latency: the slowest of one probe of each kind, each run alone.
             singles = [asyncio.run(timed_round([p], 1, now))[0] for p in probes[:3]]
-            round_s, outcomes = asyncio.run(timed_round(probes, len(probes), now))
+            round_s, round_cpu, outcomes = asyncio.run(timed_round(probes, len(probes), now))
         finally:
             server.stdin.close()
             server.wait(10)
@@ -145,6 +146,11 @@ def main() -> int:
     kinds = ", ".join(f"{s * 1000:.0f}" for s in singles)
     print(f"single-probe latency: {single * 1000:.0f} ms (health/smoke/prometheus alone: {kinds} ms)")
     print(f"round wall time:      {round_s * 1000:.0f} ms")
+    requests = args.deployments * REQUESTS_PER_DEPLOYMENT
+    print(
+        f"HTTP requests:        {requests}, client CPU {round_cpu * 1000:.0f} ms "
+        f"({round_cpu / requests * 1000:.2f} ms per request)"
+    )
     print(f"ratio:                {ratio:.2f}x (target <= {TARGET_RATIO:g}x)")
     print(f"RSS (this process):   max {max_rss:.1f} MiB, current {current_rss:.1f} MiB")
     if bad:

@@ -11,6 +11,7 @@ from bot.checklist.loader import load_named_template
 from bot.checklist.model import Template
 from bot.clock import Clock
 from bot.config.schema import Audience
+from bot.postdeploy.types import LeaderTask, VerdictHook
 from bot.render.run import readiness_notice
 from bot.services import messages
 from bot.services.runs import Changed, get_run
@@ -36,6 +37,8 @@ class AppContext:
     clock: Clock
     on_deployed: list[DeployedHook] = field(default_factory=list)
     on_incident: list[IncidentHook] = field(default_factory=list)
+    on_verdicts: list[VerdictHook] = field(default_factory=list)
+    leader_tasks: list[LeaderTask] = field(default_factory=list)
 
     def template(self, name: str | None = None) -> Template:
         return _load_template(name or self.settings.template)

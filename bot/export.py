@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.checklist.model import Template
-from bot.errors import UserError
+from bot.errors import NotFound, UserError
 from bot.services.audit import entries
 from bot.services.readiness import compute_readiness
 from bot.services.runs import get_run, parse_run_ref
@@ -38,7 +38,7 @@ CONTACT_GROUPS = (("oncall", "On-Call Team"), ("external", "External Services"))
 # Audit detail keys that could carry credentials: never exported, whatever a writer put there.
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api_?key|routing_?key|signature", re.I)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-_STATE_LABEL = {
+_STATE_LABEL: dict[str, str] = {
     RunState.OPEN: "🟡 OPEN",
     RunState.DEPLOYED: "🚀 DEPLOYED",
     RunState.ABORTED: "⛔ ABORTED",
@@ -285,14 +285,15 @@ def _outcome(run: Deployment, who: _Who) -> list[tuple[str, str]]:
     """What happened to the run after the checklist: deployed, aborted, rolled back, closed."""
     if run.state == RunState.OPEN:
         return []
-    lines = [("Run State", _STATE_LABEL.get(RunState(run.state), run.state.upper()))]
+    lines = [("Run State", _STATE_LABEL.get(run.state, run.state.upper()))]
     if run.deployed_at is not None:
         lines.append(("Deployed", f"{utc(run.deployed_at)} by {who(run.deployed_by)}"))
     if run.deploy_override_reason:
         lines.append(("Override Reason", one_line(run.deploy_override_reason)))
-    if run.state in (RunState.ABORTED, RunState.ROLLED_BACK, RunState.CLOSED) and run.ended_at is not None:
-        ended = utc(run.ended_at)
-        lines.append(("Ended", f"{ended}: {one_line(run.end_reason)}" if run.end_reason else ended))
+    if run.state in (RunState.ABORTED, RunState.ROLLED_BACK, RunState.CLOSED):
+        ended = ": ".join(p for p in (utc(run.ended_at) if run.ended_at else "", one_line(run.end_reason)) if p)
+        if ended:
+            lines.append(("Ended", ended))
     return lines
 
 
@@ -309,18 +310,22 @@ def render_export(
     def who(actor: str | None) -> str:
         return display_name(actor, known)
 
-    return _environment().get_template(EXPORT_TEMPLATE).render(
-        title=one_line(template.title),
-        header=_header(run, now, who),
-        status=[("Deployment Status", _status(run)), *_outcome(run, who)],
-        sections=_sections(template, run, who),
-        contact_groups=[
-            (title, [c for c in template.contacts if c.kind == kind])
-            for kind, title in CONTACT_GROUPS
-            if any(c.kind == kind for c in template.contacts)
-        ],
-        signoff_groups=_signoff_groups(template, run, who),
-        audit_rows=_audit_rows(audit, template, who),
+    return (
+        _environment()
+        .get_template(EXPORT_TEMPLATE)
+        .render(
+            title=one_line(template.title),
+            header=_header(run, now, who),
+            status=[("Deployment Status", _status(run)), *_outcome(run, who)],
+            sections=_sections(template, run, who),
+            contact_groups=[
+                (title, [c for c in template.contacts if c.kind == kind])
+                for kind, title in CONTACT_GROUPS
+                if any(c.kind == kind for c in template.contacts)
+            ],
+            signoff_groups=_signoff_groups(template, run, who),
+            audit_rows=_audit_rows(audit, template, who),
+        )
     )
 
 
@@ -331,9 +336,7 @@ def export_filename(run: Deployment) -> str:
     return "deploy-run-" + "-".join(safe) + ".md"
 
 
-def export_run(
-    db: Database, run_id: int, *, now: datetime, names: Mapping[str, str] | None = None
-) -> tuple[str, str]:
+def export_run(db: Database, run_id: int, *, now: datetime, names: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(file name, Markdown) for a run, rendered against the template snapshot the run was started from.
 
     Raises NotFound for an unknown run.
@@ -356,11 +359,11 @@ def export_command(run: str, output: str | None) -> int:
     db = Database(url)
     try:
         check_schema(db.engine)
-        filename, markdown = export_run(db, run_id, now=datetime.now(UTC))
+        _, markdown = export_run(db, run_id, now=datetime.now(UTC))
     except SchemaError as exc:
         print(f"deploybot export: {exc}", file=sys.stderr)
         return 1
-    except UserError:
+    except NotFound:
         print(f"deploybot export: there is no deployment run #{run_id} in this database", file=sys.stderr)
         return 1
     except OperationalError as exc:
@@ -381,5 +384,5 @@ def export_command(run: str, output: str | None) -> int:
     except OSError as exc:
         print(f"deploybot export: cannot write {output}: {exc.strerror}", file=sys.stderr)
         return 1
-    print(f"wrote run #{run_id} to {output} (suggested upload name {filename})", file=sys.stderr)
+    print(f"wrote run #{run_id} to {output}", file=sys.stderr)
     return 0

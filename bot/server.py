@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from sqlalchemy import text
-from waitress.server import create_server
+from waitress import wasyncore
+from waitress.server import TcpWSGIServer, create_server
 
 from bot.api import api_blueprint
 from bot.context import AppContext
@@ -30,6 +33,10 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
     def slack_events() -> Any:
         if handler is None:
             return Response("Slack is not configured (Socket Mode)", status=404)
+        problem = malformed(request.get_data(cache=True), request.content_type or "")
+        if problem:
+            log.warning("rejected a malformed Slack request: %s", problem)
+            return Response(problem, status=400)
         return handler.handle(request)
 
     @web.get("/healthz")
@@ -62,32 +69,63 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
     return web
 
 
+def malformed(body: bytes, content_type: str) -> str | None:
+    """Bolt parses the body before checking it; answer a broken one plainly instead of with a stack trace."""
+    if "application/x-www-form-urlencoded" in content_type:
+        fields = parse_qs(body.decode("utf-8", "replace"))
+        if "payload" in fields:
+            try:
+                payload = json.loads(fields["payload"][0])
+            except json.JSONDecodeError:
+                return "payload is not valid JSON"
+            if not isinstance(payload, dict) or "type" not in payload:
+                return "payload must be a JSON object with a type"
+        return None
+    if "application/json" in content_type:
+        try:
+            json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            return "body is not valid JSON"
+    return None
+
+
 class BotServer:
-    """The web app on a waitress server in a background thread; port 0 picks a free port."""
+    """The web app on a waitress server in a background thread; port 0 picks a free port.
+
+    The server polls its own socket map and closes it from its own thread: closing waitress' sockets from
+    another thread races the poll.
+    """
 
     def __init__(self, web: Flask, *, host: str = "127.0.0.1", port: int = 0, threads: int = 16) -> None:
-        self._server = create_server(web, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+        self._map: dict[int, Any] = {}
+        server = create_server(web, map=self._map, host=host, port=port, threads=threads)
+        assert isinstance(server, TcpWSGIServer)
+        self._server = server
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self._server.effective_port)  # type: ignore[union-attr]
+        return int(self._server.getsockname()[1])
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> BotServer:
-        self._thread = threading.Thread(target=self._server.run, name="waitress", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="waitress", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=0.05, map=self._map, count=1)
+        finally:
+            wasyncore.close_all(self._map)
+            self._server.task_dispatcher.shutdown()
 
     def stop(self) -> None:
-        self._server.close()
+        self._stop.set()
         if self._thread:
-            self._thread.join(timeout=5)
-        # waitress leaves its task threads to finish their current request
-        self._server.task_dispatcher.shutdown()
+            self._thread.join(timeout=10)

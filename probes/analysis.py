@@ -208,14 +208,10 @@ def _judge_value(rule: Rule, result: ProbeResult, value: float) -> _Judgement:
         base = result.baseline
         if base is None or base == 0:
             why = "no baseline" if base is None else "baseline is 0"
-            return _Judgement(
-                False, f"{said}: {why}, cannot compare to {ratio:g}x baseline{extra}", None, True
-            )
+            return _Judgement(False, f"{said}: {why}, cannot compare to {ratio:g}x baseline{extra}", None, True)
         limit = base * ratio
         if value > limit:
-            return _Judgement(
-                True, f"{said} > {ratio:g}x baseline {fmt(base)} (= {fmt(limit)}){extra}", limit
-            )
+            return _Judgement(True, f"{said} > {ratio:g}x baseline {fmt(base)} (= {fmt(limit)}){extra}", limit)
         limits.append(f"<= {ratio:g}x baseline {fmt(base)}")
         threshold = limit if threshold is None else threshold
     within = f" (limit {', '.join(limits)})" if limits else ""
@@ -264,9 +260,7 @@ def evaluate(rule: Rule, result: ProbeResult, state: RuleState, *, now: datetime
             if critical and not state.crossed:
                 new = replace(new, crossed=True, crossed_since=now)
                 crossed_now = True
-        return done(
-            Outcome.ERROR, new, reason, errored_now=errored and not state.errored, crossed_now=crossed_now
-        )
+        return done(Outcome.ERROR, new, reason, errored_now=errored and not state.errored, crossed_now=crossed_now)
 
     base = replace(base, consecutive_errors=0, errored=False)
 

@@ -114,9 +114,7 @@ class Probe(Protocol):
     @property
     def name(self) -> str: ...  # read-only, so frozen dataclasses satisfy it
 
-    async def run(
-        self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None
-    ) -> ProbeResult: ...
+    async def run(self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None) -> ProbeResult: ...
 
 
 def config_error(kind: str, name: str, exc: ValidationError) -> ValueError:
@@ -141,9 +139,7 @@ def resolve_url(url: str, base_url: str | None, *, probe: str) -> str:
     return base_url.rstrip("/") + "/" + url.lstrip("/")
 
 
-def build_probe(
-    config: dict[str, Any] | BaseModel, *, base_url: str | None, prometheus_url: str | None
-) -> Probe:
+def build_probe(config: dict[str, Any] | BaseModel, *, base_url: str | None, prometheus_url: str | None) -> Probe:
     """Build one probe from its config dict (or a pydantic model holding the same keys)."""
     # Imported here because the probe modules import this one.
     from probes.http import build_http_probe

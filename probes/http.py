@@ -116,9 +116,7 @@ class HttpCheck:
         try:
             response = await client.get(self.url, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            return CheckResult(
-                self.name, self.url, False, True, self.critical, None, None, (describe_error(exc),), ""
-            )
+            return CheckResult(self.name, self.url, False, True, self.critical, None, None, (describe_error(exc),), "")
         latency_ms = (time.perf_counter() - start) * 1000
         problems = self.problems(response, latency_ms)
         return CheckResult(
@@ -139,9 +137,7 @@ class HttpProbe:
     name: str
     check: HttpCheck
 
-    async def run(
-        self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None
-    ) -> ProbeResult:
+    async def run(self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None) -> ProbeResult:
         start = time.perf_counter()
         checked = await self.check.measure(client)
         outcome = Outcome.ERROR if checked.errored else (Outcome.PASS if checked.ok else Outcome.FAIL)

@@ -145,9 +145,7 @@ class PrometheusProbe:
             response_excerpt=text if error else "",
         )
 
-    async def run(
-        self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None
-    ) -> ProbeResult:
+    async def run(self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None) -> ProbeResult:
         start = time.perf_counter()
         asks = [self.instant(client, "value", self.query, now)]
         if self.baseline and deployed_at is not None:

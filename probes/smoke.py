@@ -32,9 +32,7 @@ class SmokeProbe:
     name: str
     checks: tuple[HttpCheck, ...]
 
-    async def run(
-        self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None
-    ) -> ProbeResult:
+    async def run(self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None) -> ProbeResult:
         start = time.perf_counter()
         results = await asyncio.gather(*(check.measure(client) for check in self.checks))
         mismatched = [r for r in results if not r.ok and not r.errored]

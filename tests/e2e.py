@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from bot.clock import Clock
-from bot.sandbox.driver import NotOnScreen
 from bot.sandbox.emulator import SlackEmulator
 from bot.settings import Settings, build_settings
 from bot.stack import BotStack
@@ -68,6 +67,7 @@ def running_bot(db_url: str, *, clock: Clock | None = None, **overrides: Any) ->
     for uid, name in USERS.items():
         emu.add_user(uid, name, name.title())
     emu.add_usergroup("SDM", "deploy-managers", ["UDM"])
+    emu.add_channel("CELSEWHERE", "random")
     stack: BotStack | None = None
     try:
         settings = make_settings(emu, db_url, **overrides)
@@ -81,6 +81,21 @@ def running_bot(db_url: str, *, clock: Clock | None = None, **overrides: Any) ->
         emu.stop()
 
 
+def eventually(check: Any, timeout: float = 10.0) -> Any:
+    """Poll until `check()` is truthy (work after ack() runs on Bolt's listener threads)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except AssertionError:
+            last = None
+        if last:
+            return last
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
 class Bot:
     def __init__(self, emu: SlackEmulator, stack: BotStack) -> None:
         self.emu = emu
@@ -89,14 +104,27 @@ class Bot:
     def settle(self) -> None:
         assert self.stack.ctx.updater.flush(timeout=15), "message updates did not settle"
 
+    def wait_calls(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
+        """Work after ack() runs in Bolt's listener threads: wait until Slack has seen it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = self.emu.calls_to(method)
+            if len(calls) >= count:
+                self.settle()
+                return calls
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} {method} call(s), saw {len(self.emu.calls_to(method))}")
+
     def start_run(self, text: str = "start payments-api 1.4.2", user: str = "URM") -> int:
         resp = self.emu.slash(user, "/deploy", text, CHANNEL)
         assert resp.status_code == 200, resp.text
         reply = resp.json()
         match = re.search(r"run #(\d+)", reply["text"])
         assert match, reply
+        run_id = int(match.group(1))
+        eventually(lambda: len(self.thread(run_id)) >= 9)
         self.settle()
-        return int(match.group(1))
+        return run_id
 
     def channel_messages(self) -> list[dict[str, Any]]:
         return self.emu.messages(CHANNEL)
@@ -132,22 +160,17 @@ class Bot:
 
     def tick(self, run_id: int, key: str, user: str, *, checked: bool = True, settle: bool = True) -> Any:
         item_id = self.item_id(run_id, key)
-        for _ in range(20):  # the message may be re-rendered (fresh block_ids) between looking and clicking
-            message, block = self.find_item(run_id, key)
-            try:
-                resp = self.emu.click(
-                    user,
-                    CHANNEL,
-                    message["ts"],
-                    f"check:{item_id}",
-                    block["block_id"],
-                    selected_options=["done"] if checked else [],
-                )
-                break
-            except NotOnScreen:
-                time.sleep(0.01)
-        else:
-            raise AssertionError(f"could not click {key}")
+        message, block = self.find_item(run_id, key)
+        # A client sends what it last showed, even if the bot has re-rendered since.
+        resp = self.emu.click(
+            user,
+            CHANNEL,
+            message["ts"],
+            f"check:{item_id}",
+            block["block_id"],
+            selected_options=["done"] if checked else [],
+            stale_blocks=message["blocks"],
+        )
         assert resp.status_code == 200, resp.text
         if settle:
             self.settle()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from bot.render.limits import message_problems
+from bot.sandbox.driver import interactivity_body
 from bot.store.models import AuditEntry, ChecklistItem, Deployment, ItemState
 from tests.e2e import CHANNEL, ROLE_SIGNERS, Bot, running_bot
 
@@ -38,7 +40,9 @@ def test_start_posts_parent_and_sections_within_limits(bot: Bot) -> None:
     for m in [parent, *thread]:
         assert message_problems(m["blocks"], text=m.get("text")) == []
     # 2 pre-ticked template items start ticked and attributed to the template
-    ticked = [b for m in thread for b in m["blocks"] if b["type"] == "actions" and b["elements"][0].get("initial_options")]
+    ticked = [
+        b for m in thread for b in m["blocks"] if b["type"] == "actions" and b["elements"][0].get("initial_options")
+    ]
     assert len(ticked) == 2
     assert not bot.emu.warnings
 
@@ -57,20 +61,69 @@ def test_tick_is_recorded_before_ack_and_shown(bot: Bot) -> None:
     assert [(e.actor, e.from_state, e.to_state) for e in entries] == [("UX", "open", "done")]
 
 
+def _click_body(bot: Bot, run_id: int, key: str, user: str, checked: bool = True) -> bytes:
+    """A block_actions body as Slack sends it, so the test can deliver the very same bytes twice."""
+    message, block = bot.find_item(run_id, key)
+    element = block["elements"][0]
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user, "name": user, "team_id": "T0"},
+        "api_app_id": "A0",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL, "is_ephemeral": False},
+        "trigger_id": bot.emu.issue_trigger(user),
+        "team": {"id": "T0", "domain": "sandbox"},
+        "channel": {"id": CHANNEL, "name": "deployments"},
+        "message": message,
+        "response_url": bot.emu.issue_response_url(user, CHANNEL),
+        "actions": [
+            {
+                "type": "checkboxes",
+                "action_id": element["action_id"],
+                "block_id": block["block_id"],
+                "selected_options": element["options"] if checked else [],
+                "action_ts": "1700000000.000001",
+            }
+        ],
+    }
+    return interactivity_body(payload)
+
+
 def test_same_click_delivered_twice_is_recorded_once(bot: Bot) -> None:
     run_id = bot.start_run()
     key = "pre-deployment-security-requirements.security-audit-passed"
-    message, block = bot.find_item(run_id, key)
-    item_id = bot.item_id(run_id, key)
-    bot.emu.click("UX", CHANNEL, message["ts"], f"check:{item_id}", block["block_id"], selected_options=["done"])
-    body = bot.emu.calls  # the driver keeps no copy; resend through the raw path below
-    assert body is not None
-    last = bot.emu.last_request_to_bot() if hasattr(bot.emu, "last_request_to_bot") else None
-    if last is not None:
-        bot.emu.post_signed(last[0], last[1])
+    body = _click_body(bot, run_id, key, "UX")
+    first = bot.emu.post_signed(body)
+    second = bot.emu.post_signed(body)
+    assert (first.status_code, second.status_code) == (200, 200)
     bot.settle()
     entries = [e for e in _audit(bot, run_id) if e.subject == key]
-    assert len(entries) == 1
+    assert [(e.actor, e.to_state) for e in entries] == [("UX", "done")]
+
+
+@pytest.mark.parametrize(
+    ("timestamp_offset", "signature"),
+    [(0, "v0=" + "0" * 64), (-301, None), (+301, None)],
+    ids=["bad-signature", "older-than-5-min", "from-the-future"],
+)
+def test_forged_or_stale_requests_get_401_and_change_nothing(
+    bot: Bot, timestamp_offset: int, signature: str | None
+) -> None:
+    run_id = bot.start_run()
+    key = "pre-deployment-security-requirements.security-audit-passed"
+    body = _click_body(bot, run_id, key, "UX")
+    before = len(_audit(bot, run_id))
+    resp = bot.emu.post_signed(body, timestamp=int(time.time()) + timestamp_offset, signature=signature)
+    assert resp.status_code == 401
+    bot.settle()
+    assert len(_audit(bot, run_id)) == before
+    with bot.stack.ctx.db.read() as s:
+        assert s.scalars(select(ChecklistItem.state).where(ChecklistItem.key == key)).one() == ItemState.OPEN
+
+
+def test_malformed_payload_is_rejected_without_a_stack_trace(bot: Bot) -> None:
+    resp = bot.emu.post_signed(b"payload=%7Bnot-json")
+    assert resp.status_code in (400, 401)
+    assert "Traceback" not in resp.text
 
 
 def test_full_flow_to_ready(bot: Bot) -> None:

@@ -119,6 +119,7 @@ class PrometheusProbe(Strict):
     name: Name
     type: Literal["prometheus"]
     query: str = Field(min_length=1)
+    samples_query: str | None = None  # sample size (e.g. requests in the window) for rules' min_samples
     timeout_s: Seconds | None = None  # None: prometheus.timeout_s
 
 

@@ -24,12 +24,13 @@ def register(app: App, ctx: AppContext) -> None:
             command = parse(body.get("text") or "")
             reply, work = _dispatch(ctx, command, body)
         except (UserError, TemplateError) as exc:
-            ack(text=exc.message if isinstance(exc, UserError) else f"That checklist template is broken: {exc}")
+            text = exc.message if isinstance(exc, UserError) else f"That checklist template is broken: {exc}"
+            ack(text=text, response_type="ephemeral")
             return
         except Exception as exc:  # noqa: BLE001 - the user gets a reference id, never a stack trace
-            ack(text=failure_text(exc))
+            ack(text=failure_text(exc), response_type="ephemeral")
             return
-        ack(**reply)
+        ack(**({"response_type": "ephemeral"} | reply))
         if work:
             after_ack(lambda text: respond(text=text, response_type="ephemeral"), work)
 

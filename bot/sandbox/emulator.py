@@ -9,6 +9,7 @@ import json
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,8 @@ class SlackEmulator(UserDriver):
         self._faults = _Faults()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # The sandbox page's routes (bot.sandbox.web): called first; True when it answered the request.
+        self.web: Callable[[BaseHTTPRequestHandler, str, bytes], bool] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -300,6 +303,8 @@ def _make_handler(emu: SlackEmulator) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
         def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            if emu.web is not None and emu.web(self, "GET", b""):
+                return
             path = urlsplit(self.path).path
             parts = path.strip("/").split("/")
             if len(parts) >= 2 and parts[0] == "files":
@@ -316,6 +321,8 @@ def _make_handler(emu: SlackEmulator) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             parts = path.strip("/").split("/")
             body = self._body()
+            if emu.web is not None and emu.web(self, "POST", body):
+                return
             if parts[0] == "api" and len(parts) == 2:
                 self._api(parts[1], body)
             elif parts[0] == "upload" and len(parts) == 2:

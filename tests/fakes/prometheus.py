@@ -56,15 +56,11 @@ class FakePrometheus:
         """One series with `value` (None = empty result, i.e. no data); `at` limits it to that eval time."""
         self.set_vector(query, [] if value is None else [({}, value)], at=at)
 
-    def set_vector(
-        self, query: str, series: list[tuple[Labels, float]], at: datetime | float | None = None
-    ) -> None:
+    def set_vector(self, query: str, series: list[tuple[Labels, float]], at: datetime | float | None = None) -> None:
         with self._lock:
             self._results[(query, _at_key(at))] = list(series)
 
-    def set_bad(
-        self, query: str, error: str = 'parse error: unexpected character inside braces: "!"'
-    ) -> None:
+    def set_bad(self, query: str, error: str = 'parse error: unexpected character inside braces: "!"') -> None:
         with self._lock:
             self._bad[query] = error
 
@@ -85,9 +81,7 @@ class FakePrometheus:
         server.server_bind()
         server.server_activate()
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -128,13 +122,9 @@ class FakePrometheus:
             if self._fail:
                 return self._fail.pop(0), "service unavailable\n"
             if raw_time is not None and at is None:
-                return 400, _error(
-                    f'invalid parameter "time": cannot parse "{raw_time}" to a valid timestamp'
-                )
+                return 400, _error(f'invalid parameter "time": cannot parse "{raw_time}" to a valid timestamp')
             if not query:
-                return 400, _error(
-                    'invalid parameter "query": 1:1: parse error: no expression found in input'
-                )
+                return 400, _error('invalid parameter "query": 1:1: parse error: no expression found in input')
             if query in self._bad:
                 return 400, _error(f'invalid parameter "query": {self._bad[query]}')
             key = _at_key(at)

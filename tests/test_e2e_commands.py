@@ -1,0 +1,92 @@
+"""`/deploy` subcommands over signed HTTP: replies, errors that say what to fix, never a stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.store.models import AuditEntry, Deployment, RunState
+from tests.e2e import CHANNEL, Bot, eventually, running_bot
+
+
+@pytest.fixture
+def bot(db_url: str) -> Iterator[Bot]:
+    with running_bot(db_url) as b:
+        yield b
+
+
+def _reply(bot: Bot, text: str, user: str = "URM", channel: str = CHANNEL) -> str:
+    resp = bot.emu.slash(user, "/deploy", text, channel)
+    assert resp.status_code == 200
+    return str(resp.json()["text"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "/deploy start SERVICE VERSION"),
+        ("help", "/deploy start SERVICE VERSION"),
+        ("frobnicate", "Unknown command `frobnicate`"),
+        ("start onlyservice", "Usage: `/deploy start SERVICE VERSION"),
+        ("start a b c d", "Usage: `/deploy start SERVICE VERSION"),
+        ("start api 1.0 --template", "`--template` needs a name"),
+        ("start api 1.0 --colour red", "Unknown option `--colour`"),
+        ("start api 1.0 --template no-such-template", "no-such-template"),
+        ('start "api 1.0', "Check your quotes"),
+        ("status", "No deployment run is open in this channel"),
+        ("status abc", "Usage: `/deploy status [RUN]`"),
+        ("status 999", "There is no deployment run #999"),
+        ("abort", "Usage: `/deploy abort [RUN] REASON`"),
+        ("list", "No deployment runs are open"),
+    ],
+)
+def test_usage_and_errors(bot: Bot, text: str, expected: str) -> None:
+    reply = _reply(bot, text)
+    assert expected in reply
+    assert "Traceback" not in reply
+
+
+def test_status_list_and_abort(bot: Bot) -> None:
+    run_id = bot.start_run("start payments-api 1.4.2 staging")
+    assert f"#{run_id} payments-api 1.4.2 → staging" in _reply(bot, "list")
+    status = _reply(bot, "status")
+    assert "NOT READY" in status and "2/92 items resolved" in status
+    # typed elsewhere: answers with a link to the run's channel
+    assert f"<#{CHANNEL}>" in _reply(bot, f"status {run_id}", channel="CELSEWHERE")
+    second = bot.start_run("start web 2.0")
+    assert "Several runs are open here" in _reply(bot, "status")
+    assert "aborted" in _reply(bot, f"abort {second} wrong version")
+    bot.settle()
+    with bot.stack.ctx.db.read() as s:
+        run = s.get(Deployment, second)
+        assert run is not None and (run.state, run.end_reason) == (RunState.ABORTED, "wrong version")
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.deployment_id == second, AuditEntry.kind == "run")).all()
+        assert [e.to_state for e in entry] == ["open", "aborted"]
+    eventually(lambda: "ABORTED" in bot.parent(second)["text"])
+    eventually(lambda: any("Run aborted by <@URM>" in m.get("text", "") for m in bot.thread(second)))
+
+
+def test_permissions_are_enforced(db_url: str) -> None:
+    with running_bot(db_url, permissions={"start": {"users": ["URM"]}, "abort": {"usergroups": ["SDM"]}}) as bot:
+        assert "not allowed to start" in _reply(bot, "start api 1.0", user="UX")
+        run_id = bot.start_run("start api 1.0", user="URM")
+        assert "not allowed to abort" in _reply(bot, f"abort {run_id} nope", user="URM")
+        assert "aborted" in _reply(bot, f"abort {run_id} real reason", user="UDM")
+
+
+def test_export_uploads_markdown_to_the_thread(bot: Bot) -> None:
+    run_id = bot.start_run()
+    assert "Exporting run" in _reply(bot, "export")
+    uploads = bot.wait_calls("files.completeUploadExternal")
+    assert len(uploads) == 1
+    assert uploads[0].params.get("thread_ts") == bot.parent(run_id)["ts"]
+    contents = [
+        bot.emu.file_content(f["id"])
+        for call in uploads
+        for f in call.params["files"]  # type: ignore[union-attr]
+    ]
+    text = (contents[0] or b"").decode()
+    assert text.startswith("# Lamsa Production Deployment Checklist")
+    assert "**Deployment Status:** ❌ NOT READY" in text

@@ -1,0 +1,174 @@
+"""Sign-offs, refusals, stale sign-offs, N/A and message updates, end to end through the Slack emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.store.models import AuditEntry, ChecklistItem, ItemState, Signoff, SignoffState
+from tests.e2e import CHANNEL, ROLE_SIGNERS, Bot, eventually, running_bot
+
+AUDIT_KEY = "pre-deployment-security-requirements.security-audit-passed"
+
+
+@pytest.fixture
+def bot(db_url: str) -> Iterator[Bot]:
+    with running_bot(db_url) as b:
+        yield b
+
+
+def _signoffs(bot: Bot, run_id: int) -> dict[str, tuple[str, str | None]]:
+    with bot.stack.ctx.db.read() as s:
+        rows = s.scalars(select(Signoff).where(Signoff.deployment_id == run_id)).all()
+        return {r.role_key: (r.state, r.user_id) for r in rows}
+
+
+def _refusals(bot: Bot, run_id: int) -> list[AuditEntry]:
+    with bot.stack.ctx.db.read() as s:
+        stmt = select(AuditEntry).where(AuditEntry.deployment_id == run_id, AuditEntry.kind == "signoff_refused")
+        return list(s.scalars(stmt))
+
+
+def _tick_all_required(bot: Bot, run_id: int) -> None:
+    with bot.stack.ctx.db.read() as s:
+        stmt = select(ChecklistItem).where(ChecklistItem.deployment_id == run_id)
+        keys = [i.key for i in s.scalars(stmt) if i.phase == "pre" and i.required and i.state == ItemState.OPEN]
+    for key in keys:
+        bot.tick(run_id, key, "UX", settle=False)
+    bot.settle()
+
+
+def test_non_approver_is_refused_and_the_attempt_recorded(bot: Bot) -> None:
+    run_id = bot.start_run()
+    bot.click_parent(run_id, "sign", "UX", "security-team")
+    texts = eventually(lambda: bot.ephemeral_texts("UX"))
+    assert any("not an approver for Security Team" in t for t in texts)
+    assert bot.emu.open_views("UX") == []
+    refused = _refusals(bot, run_id)
+    assert [(r.actor, r.subject) for r in refused] == [("UX", "security-team")]
+    assert _signoffs(bot, run_id)["security-team"] == (SignoffState.PENDING, None)
+
+
+def test_final_authorisation_waits_for_items_and_other_roles(bot: Bot) -> None:
+    run_id = bot.start_run()
+    bot.click_parent(run_id, "sign", "UDM", "deployment-manager")
+    texts = eventually(lambda: bot.ephemeral_texts("UDM"))
+    assert any("waits for" in t for t in texts)
+    assert _signoffs(bot, run_id)["deployment-manager"][0] == SignoffState.PENDING
+
+
+def test_separation_of_duties(db_url: str) -> None:
+    approvers = {
+        "security-team": {"users": ["USEC"]},
+        "devops-team": {"users": ["USEC", "UOPS"]},
+        "lead-developer": {"users": ["ULEAD"]},
+        "product-manager": {"users": ["UPM"]},
+        "business-owner": {"users": ["UBIZ"]},
+        "deployment-manager": {"users": ["URM", "UDM"]},
+    }
+    with running_bot(db_url, approvers=approvers) as bot:
+        run_id = bot.start_run(user="URM")
+        bot.sign(run_id, "security-team", "USEC")
+        bot.click_parent(run_id, "sign", "USEC", "devops-team")
+        assert any("one person cannot sign two roles" in t for t in eventually(lambda: bot.ephemeral_texts("USEC")))
+        _tick_all_required(bot, run_id)
+        for role, user in ROLE_SIGNERS[1:]:
+            bot.sign(run_id, role, user)
+        bot.click_parent(run_id, "sign", "URM", "deployment-manager")
+        assert any("someone else must give its final" in t for t in eventually(lambda: bot.ephemeral_texts("URM")))
+        bot.sign(run_id, "deployment-manager", "UDM")
+        assert _signoffs(bot, run_id)["deployment-manager"] == (SignoffState.SIGNED, "UDM")
+        assert len(_refusals(bot, run_id)) == 2
+
+
+def test_unticking_after_ready_makes_signoffs_stale_and_tells_the_channel(bot: Bot) -> None:
+    run_id = bot.start_run()
+    _tick_all_required(bot, run_id)
+    for role, user in [*ROLE_SIGNERS, ("deployment-manager", "UDM")]:
+        bot.sign(run_id, role, user, comment="lgtm")
+    eventually(lambda: "READY FOR DEPLOYMENT" in bot.parent(run_id)["text"])
+    bot.tick(run_id, AUDIT_KEY, "UX", checked=False)
+    states = _signoffs(bot, run_id)
+    assert {state for state, _ in states.values()} == {SignoffState.STALE}
+    eventually(lambda: "NOT READY" in bot.parent(run_id)["text"])
+    parent_text = str(bot.parent(run_id)["blocks"])
+    assert "stale" in parent_text
+    eventually(lambda: any("back to *NOT READY*" in m.get("text", "") for m in bot.channel_messages()))
+    # renewing: tick again, every role signs again, READY again
+    bot.tick(run_id, AUDIT_KEY, "UX")
+    for role, user in [*ROLE_SIGNERS, ("deployment-manager", "UDM")]:
+        bot.sign(run_id, role, user)
+    eventually(lambda: "READY FOR DEPLOYMENT" in bot.parent(run_id)["text"])
+
+
+def test_revoke_only_by_signer(bot: Bot) -> None:
+    run_id = bot.start_run()
+    bot.sign(run_id, "security-team", "USEC", comment="checked the scan")
+    assert "checked the scan" in str(bot.parent(run_id)["blocks"])
+    bot.click_parent(run_id, "revoke", "UOPS", "security-team")
+    assert any("Only the person who signed" in t for t in eventually(lambda: bot.ephemeral_texts("UOPS")))
+    bot.click_parent(run_id, "revoke", "USEC", "security-team")
+    eventually(lambda: _signoffs(bot, run_id)["security-team"][0] == SignoffState.REVOKED)
+
+
+def test_na_needs_a_reason_and_counts_as_resolved(bot: Bot) -> None:
+    run_id = bot.start_run()
+    key = "application-configuration.app-store-builds"
+    message, block = bot.find_item(run_id, key)
+    more = block["elements"][1]
+    bot.emu.click("UX", CHANNEL, message["ts"], more["action_id"], block["block_id"], selected_option="na")
+    view = bot.open_view("UX")
+    resp = bot.emu.submit_view("UX", view["id"], {"reason": {"reason_input": ""}})
+    assert resp.json()["response_action"] == "errors"
+    assert bot.emu.open_views("UX")  # still open, with the error shown
+    bot.emu.submit_view("UX", view["id"], {"reason": {"reason_input": "no mobile release this time"}})
+    bot.settle()
+    with bot.stack.ctx.db.read() as s:
+        item = s.scalars(select(ChecklistItem).where(ChecklistItem.key == key)).one()
+        assert (item.state, item.na_reason, item.changed_by) == (ItemState.NA, "no mobile release this time", "UX")
+    message, _ = eventually(lambda: bot.find_item(run_id, key))
+    eventually(lambda: "no mobile release this time" in str(bot.find_item(run_id, key)[0]["blocks"]))
+
+
+def test_burst_of_clicks_is_coalesced_and_ends_matching_the_database(db_url: str) -> None:
+    with running_bot(db_url, update_coalesce_seconds=1.0) as bot:
+        run_id = bot.start_run()
+        section_ts = bot.find_item(run_id, AUDIT_KEY)[0]["ts"]
+        with bot.stack.ctx.db.read() as s:
+            stmt = select(ChecklistItem.key).where(
+                ChecklistItem.deployment_id == run_id,
+                ChecklistItem.section_key == "pre-deployment-security-requirements",
+                ChecklistItem.state == ItemState.OPEN,
+            )
+            keys = list(s.scalars(stmt))
+        bot.emu.clear_calls()
+        started = time.monotonic()
+        for round_ in range(3):
+            for key in keys:
+                bot.tick(run_id, key, "UX", checked=round_ % 2 == 0, settle=False)
+        elapsed = time.monotonic() - started
+        bot.settle()
+        updates = [c for c in bot.emu.calls_to("chat.update") if c.params["ts"] == section_ts]
+        assert len(updates) <= elapsed / 1.0 + 2, (len(updates), elapsed)
+        times = [c.at for c in updates]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert all(gap.total_seconds() >= 0.9 for gap in gaps), gaps
+        # the last update matches the database: every item of the burst ended ticked
+        _, blocks = bot.find_item(run_id, keys[-1])
+        final = bot.emu.message(CHANNEL, section_ts)
+        assert final is not None
+        ticked = [b for b in final["blocks"] if b["type"] == "actions" and b["elements"][0].get("initial_options")]
+        assert len(ticked) == len(keys) + 2  # plus the two pre-ticked template items
+
+
+def test_rate_limited_and_failing_updates_are_retried(bot: Bot) -> None:
+    run_id = bot.start_run()
+    bot.emu.fail_next("chat.update", status=429, retry_after=1)
+    bot.emu.fail_next("chat.update", status=500)
+    bot.tick(run_id, AUDIT_KEY, "UX")
+    eventually(lambda: "ticked by <@UX>" in str(bot.find_item(run_id, AUDIT_KEY)[0]["blocks"]), timeout=20)
+    statuses = [c.fault for c in bot.emu.calls_to("chat.update")]
+    assert any(statuses)
