@@ -10,7 +10,9 @@ from slack_bolt.error import BoltError
 
 from bot.clock import Clock, SystemClock
 from bot.context import AppContext, approvers_text
-from bot.listeners import actions, commands, views
+from bot.listeners import actions, alerts, commands, views
+from bot.postdeploy.render import render_trend
+from bot.render.alert import alert_renderer
 from bot.render.registry import checklist_renderers
 from bot.settings import Settings
 from bot.slack.gateway import Gateway
@@ -32,7 +34,12 @@ def build_context(
     if gateway is None:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         gateway = Gateway(token=token, base_url=settings.slack_api_url)
-    publisher = Publisher(db, gateway, dict(checklist_renderers(approvers_text(settings))))
+    renderers = {
+        **checklist_renderers(approvers_text(settings)),
+        "trend": render_trend,
+        "alert": alert_renderer(settings),
+    }
+    publisher = Publisher(db, gateway, renderers)
     updater = MessageUpdater(publisher, interval_s=settings.config.update_coalesce_seconds)
     return AppContext(settings=settings, db=db, gateway=gateway, updater=updater, clock=clock or SystemClock())
 
@@ -50,6 +57,7 @@ def create_app(ctx: AppContext) -> App:
     commands.register(app, ctx)
     actions.register(app, ctx)
     views.register(app, ctx)
+    alerts.register(app, ctx)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

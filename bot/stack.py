@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.alerts import engine as alerting
 from bot.app import build_context, create_app
 from bot.clock import Clock
 from bot.context import AppContext
+from bot.postdeploy.scheduler import postdeploy_extension
 from bot.server import BotServer, create_web_app
 from bot.settings import Settings
 from bot.store.db import Database
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Plug-ins started with the stack (the post-deploy scheduler, paging); each returns its stop function.
 Extension = Callable[[AppContext], Callable[[], None]]
-EXTENSIONS: list[Extension] = []
+EXTENSIONS: list[Extension] = [postdeploy_extension, alerting.install]
 
 
 class BotStack:

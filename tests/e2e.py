@@ -11,7 +11,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.sandbox.emulator import SlackEmulator
 from bot.settings import Settings, build_settings
-from bot.stack import BotStack
+from bot.stack import BotStack, Extension
 from bot.store.db import Database
 
 SECRET = "e2e-signing-secret"
@@ -49,19 +49,28 @@ ROLE_SIGNERS = [
 ]
 
 
-def make_settings(emu: SlackEmulator, db_url: str, **overrides: Any) -> Settings:
+def make_settings(emu: SlackEmulator, db_url: str, *, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """`env` adds environment values (paging keys, webhook secrets) to the Slack ones."""
     data = {**CONFIG, **overrides}
     env = {
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": emu.api_url,
         "DATABASE_URL": db_url,
+        **(env or {}),
     }
     return build_settings(data, env)
 
 
 @contextmanager
-def running_bot(db_url: str, *, clock: Clock | None = None, **overrides: Any) -> Iterator[Bot]:
+def running_bot(
+    db_url: str,
+    *,
+    clock: Clock | None = None,
+    extensions: list[Extension] | None = None,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Iterator[Bot]:
     emu = SlackEmulator(signing_secret=SECRET)
     emu.start()
     for uid, name in USERS.items():
@@ -70,8 +79,8 @@ def running_bot(db_url: str, *, clock: Clock | None = None, **overrides: Any) ->
     emu.add_channel("CELSEWHERE", "random")
     stack: BotStack | None = None
     try:
-        settings = make_settings(emu, db_url, **overrides)
-        stack = BotStack(settings, clock=clock, db=Database(db_url), port=0, extensions=[])
+        settings = make_settings(emu, db_url, env=env, **overrides)
+        stack = BotStack(settings, clock=clock, db=Database(db_url), port=0, extensions=extensions or [])
         stack.start()
         emu.bot_url = f"{stack.url}/slack/events"
         yield Bot(emu, stack)

@@ -44,11 +44,13 @@ class Escalated(AlertChange):
 
 
 def _message_ids(s: Session, alert: Alert) -> list[int]:
-    return messages.mark_dirty(s, deployment_id=alert.deployment_id, kind=messages.ALERT, key_prefix=f"{alert.id}")
+    return messages.mark_dirty(
+        s, deployment_id=alert.deployment_id, kind=messages.ALERT, key_prefix=alert_message_key(alert.id)
+    )
 
 
 def alert_message_key(alert_id: int) -> str:
-    return str(alert_id)
+    return f"{alert_id}#"  # the "#" keeps alert 1's prefix from matching alert 12
 
 
 def open_alert_for(s: Session, *, run_id: int, rule: str) -> Alert | None:
@@ -65,7 +67,9 @@ def claim_page(s: Session, *, alert_id: int, level: int, target: str | None, ded
     """The unique (alert, level) row is the claim: True for exactly one caller across restarts and replicas."""
     try:
         with s.begin_nested():
-            s.add(Page(alert_id=alert_id, level=level, target=target, dedup_key=dedup_key, status="claimed", sent_at=now))
+            s.add(
+                Page(alert_id=alert_id, level=level, target=target, dedup_key=dedup_key, status="claimed", sent_at=now)
+            )
             s.flush()
     except IntegrityError:
         return False
@@ -358,7 +362,12 @@ def escalate(
         subject=alert.rule,
         from_state=f"level {old_level}",
         to_state=f"level {level}",
-        detail={"alert": alert.id, "target": target.user, "slot": target.slot, "not_acknowledged_for": str(ack_timeout)},
+        detail={
+            "alert": alert.id,
+            "target": target.user,
+            "slot": target.slot,
+            "not_acknowledged_for": str(ack_timeout),
+        },
     )
     out = Escalated(
         alert_id=alert.id,

@@ -88,6 +88,7 @@ class Permissions(Strict):
 class Escalation(Strict):
     ack_timeout_minutes: Annotated[float, Field(gt=0)] = 10
     repeat: bool = False  # keep paging the next slot round after round until someone acknowledges
+    auto_resolve: bool = True  # resolve an alert when its rule recovers (recovery_passes in a row)
 
 
 class HttpProbe(Strict):

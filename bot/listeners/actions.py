@@ -57,7 +57,6 @@ def register(app: App, ctx: AppContext) -> None:
             with ctx.db.write() as s:
                 changed = set_item(
                     s,
-                    run_id=_run_of_item(ctx, item_id),
                     item_id=item_id,
                     state=state,
                     actor=user_of(body),

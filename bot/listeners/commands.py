@@ -30,7 +30,8 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception as exc:  # noqa: BLE001 - the user gets a reference id, never a stack trace
             ack(text=failure_text(exc), response_type="ephemeral")
             return
-        ack(**({"response_type": "ephemeral"} | reply))
+        merged: dict[str, Any] = {"response_type": "ephemeral", **reply}
+        ack(**merged)
         if work:
             after_ack(lambda text: respond(text=text, response_type="ephemeral"), work)
 

@@ -96,7 +96,9 @@ def build_checks(service: schema.Service | None, prometheus: schema.Prometheus |
     kinds: dict[str, str] = {}
     for p in service.probes:
         cfg = probe_config(p, wants_baseline=p.name in baseline, prometheus=prometheus)
-        probes[p.name] = build_probe(cfg, base_url=service.base_url, prometheus_url=prometheus.url if prometheus else None)
+        probes[p.name] = build_probe(
+            cfg, base_url=service.base_url, prometheus_url=prometheus.url if prometheus else None
+        )
         kinds[p.name] = p.type
         if p.name not in read:
             rules.append(Rule(name=p.name, probe=p.name, severity="error"))

@@ -17,8 +17,16 @@ from bot.store.models import RunState, SlackMessage
 Blocks = tuple[str, list[dict[str, Any]]]
 
 
+_CACHE: dict[str, Template] = {}
+
+
 def _template(snapshot: dict[str, Any]) -> Template:
-    return Template.from_dict(snapshot)
+    """Snapshots never change once stored: build each Template once per content hash."""
+    key = str(snapshot.get("content_hash"))
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = _CACHE[key] = Template.from_dict(snapshot)
+    return cached
 
 
 def checklist_renderers(approvers: Mapping[str, str]) -> dict[str, Callable[[Session, SlackMessage, str], Blocks]]:

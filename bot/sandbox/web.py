@@ -254,4 +254,7 @@ def _send(
     for key, value in (extra or {}).items():
         handler.send_header(key, value)
     handler.end_headers()
-    handler.wfile.write(body)
+    try:
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True  # the page went away mid long-poll

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.store.models import AuditEntry, ProcessedRequest
@@ -43,18 +44,21 @@ def record(
 
 
 def claim_request(db_session: Session, request_id: str | None, *, now: datetime) -> bool:
-    """True the first time a request id is seen; False for a redelivery (which must change nothing)."""
+    """True the first time a request id is seen; False for a redelivery (which must change nothing).
+
+    One INSERT .. ON CONFLICT DO NOTHING: safe across replicas, and no savepoint on the hot path.
+    """
     if not request_id:
         return True
-    if db_session.get(ProcessedRequest, request_id) is not None:
-        return False
-    try:
-        with db_session.begin_nested():
-            db_session.add(ProcessedRequest(request_id=request_id, at=now))
-            db_session.flush()
-    except IntegrityError:
-        return False  # another replica took it between our read and insert
-    return True
+    dialect = db_session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(ProcessedRequest)
+        .values(request_id=request_id, at=now)
+        .on_conflict_do_nothing()
+        .returning(ProcessedRequest.request_id)
+    )
+    return db_session.execute(stmt).first() is not None  # rowcount is not reliable here; RETURNING is
 
 
 def entries(db_session: Session, deployment_id: int) -> list[AuditEntry]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.errors import Conflict, NotFound, UserError
 from bot.services import audit, messages
 from bot.services.readiness import gates_ready, is_resolved
-from bot.services.runs import Changed, get_run, refresh_readiness
-from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, SignoffState, Source
+from bot.services.runs import Changed, refresh_readiness
+from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, SignoffState, Source
 
 EDITABLE = (RunState.OPEN, RunState.DEPLOYED, RunState.ROLLED_BACK)
 
@@ -26,10 +27,10 @@ def find_item(run: Deployment, *, item_id: int | None = None, key: str | None = 
 def set_item(
     db_session: Session,
     *,
-    run_id: int,
     state: str,
     actor: str,
     now: datetime,
+    run_id: int | None = None,
     item_id: int | None = None,
     key: str | None = None,
     source: str = Source.SLACK,
@@ -37,20 +38,34 @@ def set_item(
     reason: str | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> Changed:
-    changed = Changed(deployment_id=run_id)
+    """Set one item. Name it by id, or by run and key. Touches only that item's row (plus the run's lock)."""
     if state not in (ItemState.OPEN, ItemState.DONE, ItemState.NA):
         raise UserError(f"Unknown item state {state!r}.")
     reason = (reason or "").strip() or None
     if state == ItemState.NA and not reason:
         raise UserError("Marking an item N/A needs a reason.")
+    if item_id is None and (run_id is None or key is None):
+        raise UserError("Name the item by id, or by run and key.")
     if not audit.claim_request(db_session, request_id, now=now):
-        changed.duplicate = True
-        return changed
-    # Locking the run serialises changes to one run, so readiness and staleness see every committed tick.
-    run = get_run(db_session, run_id, for_update=True)
+        return Changed(deployment_id=run_id or 0, duplicate=True)
+    # Lock the run first, then read the item: on PostgreSQL a row read in the locking statement could be stale.
+    run_key = (
+        run_id
+        if run_id is not None
+        else select(ChecklistItem.deployment_id).where(ChecklistItem.id == item_id).scalar_subquery()
+    )
+    run = db_session.scalars(select(Deployment).where(Deployment.id == run_key).with_for_update()).first()
+    cond = ChecklistItem.id == item_id if item_id is not None else ChecklistItem.key == key
+    item = (
+        None
+        if run is None
+        else db_session.scalars(select(ChecklistItem).where(ChecklistItem.deployment_id == run.id, cond)).first()
+    )
+    if run is None or item is None:
+        raise NotFound(f"That checklist item ({key or item_id}) does not exist in this run.")
+    changed = Changed(deployment_id=run.id)
     if run.state not in EDITABLE:
         raise Conflict(f"Run #{run.id} is {run.state}; its checklist can no longer change.")
-    item = find_item(run, item_id=item_id, key=key)
     old = item.state
     was_resolved = is_resolved(item)
     item.state = state
@@ -78,8 +93,8 @@ def set_item(
         detail=detail or None,
         request_id=request_id,
     )
-    if was_resolved and not is_resolved(item) and gates_ready(item):
-        _stale_signoffs(db_session, run, now=now, because=item.key)
+    unresolved_gate = was_resolved and not is_resolved(item) and gates_ready(item)
+    if unresolved_gate and stale_signoffs(db_session, run.id, now=now, because=item.key):
         changed.notes.append("stale")
     kind = messages.ROLLBACK if item.phase == "rollback" else messages.SECTION
     changed.message_ids += messages.mark_dirty(
@@ -89,20 +104,24 @@ def set_item(
     return changed
 
 
-def _stale_signoffs(db_session: Session, run: Deployment, *, now: datetime, because: str) -> None:
-    for s in run.signoffs:
-        if s.state == SignoffState.SIGNED:
-            s.state = SignoffState.STALE
-            s.version += 1
-            audit.record(
-                db_session,
-                deployment_id=run.id,
-                at=now,
-                actor="deploybot",
-                source=Source.SYSTEM,
-                kind="signoff",
-                subject=s.role_key,
-                from_state=SignoffState.SIGNED,
-                to_state=SignoffState.STALE,
-                detail={"because": because, "signed_by": s.user_id},
-            )
+def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: str) -> int:
+    """Sign-offs given before a required item was un-ticked no longer hold; they must be renewed."""
+    signed = db_session.scalars(
+        select(Signoff).where(Signoff.deployment_id == run_id, Signoff.state == SignoffState.SIGNED)
+    ).all()
+    for s in signed:
+        s.state = SignoffState.STALE
+        s.version += 1
+        audit.record(
+            db_session,
+            deployment_id=run_id,
+            at=now,
+            actor="deploybot",
+            source=Source.SYSTEM,
+            kind="signoff",
+            subject=s.role_key,
+            from_state=SignoffState.SIGNED,
+            to_state=SignoffState.STALE,
+            detail={"because": because, "signed_by": s.user_id},
+        )
+    return len(signed)

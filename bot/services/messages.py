@@ -14,9 +14,7 @@ ALERT = "alert"
 TREND = "trend"
 
 
-def ensure_message(
-    db_session: Session, *, deployment_id: int, kind: str, key: str, channel_id: str
-) -> SlackMessage:
+def ensure_message(db_session: Session, *, deployment_id: int, kind: str, key: str, channel_id: str) -> SlackMessage:
     stmt = select(SlackMessage).where(
         SlackMessage.deployment_id == deployment_id, SlackMessage.kind == kind, SlackMessage.key == key
     )
@@ -28,18 +26,14 @@ def ensure_message(
     return msg
 
 
-def mark_dirty(
-    db_session: Session, *, deployment_id: int, kind: str, key_prefix: str | None = None
-) -> list[int]:
+def mark_dirty(db_session: Session, *, deployment_id: int, kind: str, key_prefix: str | None = None) -> list[int]:
     """Bump the dirty counter in the caller's transaction; returns the ids to hand to the updater."""
     cond = [SlackMessage.deployment_id == deployment_id, SlackMessage.kind == kind]
     if key_prefix is not None:
         cond.append(SlackMessage.key.startswith(key_prefix, autoescape=True))
     ids = list(db_session.scalars(select(SlackMessage.id).where(*cond)))
     if ids:
-        db_session.execute(
-            update(SlackMessage).where(SlackMessage.id.in_(ids)).values(dirty=SlackMessage.dirty + 1)
-        )
+        db_session.execute(update(SlackMessage).where(SlackMessage.id.in_(ids)).values(dirty=SlackMessage.dirty + 1))
     return ids
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.checklist.model import Template
-from bot.checklist.phases import item_phase
+from bot.checklist.phases import PRE, item_phase
 from bot.errors import Conflict, NotFound, UserError
 from bot.render import layout
 from bot.services import audit, messages
 from bot.services.readiness import compute_readiness
-from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, Source
+from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, SignoffState, Source
 
 TEMPLATE_ACTOR = "template"
 
@@ -112,9 +112,7 @@ def start_run(
                 from_state=ItemState.OPEN,
                 to_state=ItemState.DONE,
             )
-    messages.ensure_message(
-        db_session, deployment_id=run.id, kind=messages.PARENT, key="", channel_id=channel_id
-    )
+    messages.ensure_message(db_session, deployment_id=run.id, kind=messages.PARENT, key="", channel_id=channel_id)
     for slot in layout.slots(template, messages.SECTION):
         messages.ensure_message(
             db_session, deployment_id=run.id, kind=messages.SECTION, key=slot.key, channel_id=channel_id
@@ -163,11 +161,43 @@ def resolve_run(db_session: Session, *, ref: str | None, channel_id: str) -> Dep
     raise UserError(f"Several runs are open here ({listed}); name one, e.g. `/deploy status {runs[0].id}`.")
 
 
+def readiness_counts(db_session: Session, run_id: int) -> tuple[int, int]:
+    """(required pre-deploy items still open, roles not signed), counted in SQL: a click never loads the run."""
+    open_items = (
+        select(func.count())
+        .select_from(ChecklistItem)
+        .where(
+            ChecklistItem.deployment_id == run_id,
+            ChecklistItem.phase == PRE,
+            ChecklistItem.required.is_(True),
+            ChecklistItem.state == ItemState.OPEN,
+        )
+        .scalar_subquery()
+    )
+    unsigned = (
+        select(func.count())
+        .select_from(Signoff)
+        .where(Signoff.deployment_id == run_id, Signoff.state != SignoffState.SIGNED)
+        .scalar_subquery()
+    )
+    row = db_session.execute(select(open_items, unsigned)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def lock_run(db_session: Session, run_id: int) -> Deployment:
+    """The run row, locked for this transaction: changes to one run are serialised (readiness sees them all)."""
+    stmt = select(Deployment).where(Deployment.id == run_id).with_for_update()
+    run = db_session.scalars(stmt).first()
+    if run is None:
+        raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")
+    return run
+
+
 def refresh_readiness(db_session: Session, run: Deployment, changed: Changed, *, now: datetime) -> None:
     """Store the new readiness and tell the caller when it flipped (the channel is told)."""
     db_session.flush()
-    db_session.refresh(run, attribute_names=["items", "signoffs"])
-    ready = compute_readiness(run.items, run.signoffs).ready
+    open_items, unsigned = readiness_counts(db_session, run.id)
+    ready = open_items == 0 and unsigned == 0
     if ready != run.ready:
         run.ready = ready
         changed.ready_flipped = ready
@@ -181,7 +211,7 @@ def refresh_readiness(db_session: Session, run: Deployment, changed: Changed, *,
             from_state="ready" if not ready else "not_ready",
             to_state="ready" if ready else "not_ready",
         )
-    run.updated_at = now
+        run.updated_at = now
     changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.PARENT)
 
 

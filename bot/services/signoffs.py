@@ -23,9 +23,7 @@ def find_signoff(run: Deployment, role_key: str) -> Signoff:
     raise NotFound(f"Run #{run.id} has no sign-off role `{role_key}`.")
 
 
-def refusal(
-    run: Deployment, signoff: Signoff, actor: str, *, is_approver: IsApprover, separation: bool
-) -> str | None:
+def refusal(run: Deployment, signoff: Signoff, actor: str, *, is_approver: IsApprover, separation: bool) -> str | None:
     """Why `actor` may not sign `signoff` now, or None. Pure: reads the loaded run only."""
     if run.state != RunState.OPEN:
         return f"Run #{run.id} is {run.state}; sign-offs are closed."
@@ -35,11 +33,7 @@ def refusal(
         return f"You are not an approver for {signoff.role_title}."
     if separation:
         other = next(
-            (
-                s
-                for s in run.signoffs
-                if s is not signoff and s.user_id == actor and s.state == SignoffState.SIGNED
-            ),
+            (s for s in run.signoffs if s is not signoff and s.user_id == actor and s.state == SignoffState.SIGNED),
             None,
         )
         if other is not None:

@@ -87,6 +87,7 @@ class MessageUpdater:
                     continue
                 for m in ready:
                     del self._due[m]
+                    self._last_sent[m] = now  # a change arriving mid-send waits a full interval
                 self._busy += 1
             try:
                 if sweep:
@@ -106,7 +107,6 @@ class MessageUpdater:
             done = False
         now = self._monotonic()
         with self._cond:
-            self._last_sent[mid] = now
             if not done:
                 self._due.setdefault(mid, now + max(self.interval_s, 1.0))
 

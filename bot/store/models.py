@@ -60,7 +60,7 @@ class Deployment(Base):
     environment: Mapped[str] = mapped_column(String(100))
     template_name: Mapped[str] = mapped_column(String(200))
     template_hash: Mapped[str] = mapped_column(String(64))
-    template_snapshot: Mapped[dict[str, Any]]
+    template_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # large: load on demand
     channel_id: Mapped[str | None] = mapped_column(String(40))
     thread_ts: Mapped[str | None] = mapped_column(String(40))  # ts of the parent message
     state: Mapped[str] = mapped_column(String(20), default=RunState.OPEN)
@@ -181,9 +181,7 @@ class ProbeRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
-    job: Mapped[str] = mapped_column(
-        String(60)
-    )  # metrics, smoke, summary-1h, trend, summary-24h, daily, report-7d
+    job: Mapped[str] = mapped_column(String(60))  # metrics, smoke, summary-1h, trend, summary-24h, daily, report-7d
     slot: Mapped[datetime]  # the scheduled time this run stands for
     claimed_by: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime]
@@ -197,9 +195,7 @@ class ProbeRun(Base):
 class RuleStateRow(Base):
     __tablename__ = "rule_states"
 
-    deployment_id: Mapped[int] = mapped_column(
-        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
-    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
     rule: Mapped[str] = mapped_column(String(120), primary_key=True)
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
