@@ -58,8 +58,8 @@ def click_body(user: str, message_ts: str, block_id: str, action_id: str, option
     return interactivity_body(payload)
 
 
-def drive(url: str, plans: dict[str, list[tuple[bytes, str, bool]]]) -> tuple[list[float], int, float]:
-    """Each user sends its clicks one after another; users run concurrently. Returns latencies, failures, wall."""
+def drive(url: str, plans: dict[str, list[tuple[bytes, str, bool]]], think_s: float) -> tuple[list[float], int, float]:
+    """Each user clicks, waits `think_s`, clicks again; users run concurrently. Returns latencies, failures, wall."""
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -69,7 +69,9 @@ def drive(url: str, plans: dict[str, list[tuple[bytes, str, bool]]]) -> tuple[li
         nonlocal failures
         with httpx.Client(timeout=10) as client:
             barrier.wait()
-            for body, _, _ in clicks:
+            for n, (body, _, _) in enumerate(clicks):
+                if think_s and n:
+                    time.sleep(think_s)
                 headers = request_headers(SECRET, body)
                 t0 = time.perf_counter()
                 try:
@@ -117,6 +119,12 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--clicks", type=int, default=15, help="clicks per user")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=250,
+        help="pause between one user's clicks (250 ms = 4 clicks/s per user, faster than any person); 0 = saturate",
+    )
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     db_url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
@@ -150,7 +158,7 @@ def main() -> int:
                 expected[key] = checked
             plans[user] = clicks
         bot.emu.clear_calls()
-        latencies, failures, wall = drive(bot.emu.bot_url or "", plans)
+        latencies, failures, wall = drive(bot.emu.bot_url or "", plans, args.think_ms / 1000)
         bot.settle()
         sent = sum(len(c) for c in plans.values())
         with bot.stack.ctx.db.read() as s:
@@ -175,18 +183,19 @@ def main() -> int:
         emu = bot.emu
         bare_server, bare_url = bare_app_url(emu)
         try:
-            bare_lat, bare_fail, bare_wall = drive(bare_url, plans)
+            bare_lat, bare_fail, bare_wall = drive(bare_url, plans, args.think_ms / 1000)
         finally:
             bare_server.stop()
 
     p50, p99 = pct(latencies, 0.5) * 1000, pct(latencies, 0.99) * 1000
     b50, b99 = pct(bare_lat, 0.5) * 1000, pct(bare_lat, 0.99) * 1000
-    print(f"database: {db_url.split(':')[0]}  users: {args.users}  clicks: {sent}")
+    print(f"database: {db_url.split(':')[0]}  users: {args.users}  clicks: {sent}  think time: {args.think_ms:.0f} ms")
     print(
         f"bot      ack p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  throughput {sent / wall:7.1f} clicks/s  failed {failures}"
     )
     print(
-        f"bare app ack p50 {b50:7.1f} ms  p99 {b99:7.1f} ms  throughput {sent / bare_wall:7.1f} clicks/s  failed {bare_fail}"
+        f"bare app ack p50 {b50:7.1f} ms  p99 {b99:7.1f} ms  "
+        f"throughput {sent / bare_wall:7.1f} clicks/s  failed {bare_fail}"
     )
     print(f"ratio    p50 {p50 / b50:5.2f}x (target <= 1.5x)   p99 {p99 / b99:5.2f}x (target <= 2x)")
     print(f"lost clicks: {lost} (non-200 {failures}, wrong final state {wrong}, audited {audited}/{sent})")

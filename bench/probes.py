@@ -77,7 +77,7 @@ async def serve(delay_s: float) -> None:
 
 
 # --- the client (this process) ---------------------------------------------------------------------------------
-def deployment_probes(i: int, service_url: str, prometheus_url: str) -> list[Probe]:
+def deployment_probes(i: int, service_url: str, prometheus_url: str, *, baseline: bool = True) -> list[Probe]:
     configs: list[dict[str, Any]] = [
         {"name": f"d{i}-health", "type": "http", "url": "/healthz", "expect_json": {"status": "ok"}},
         {
@@ -89,7 +89,7 @@ def deployment_probes(i: int, service_url: str, prometheus_url: str) -> list[Pro
             "name": f"d{i}-error_rate",
             "type": "prometheus",
             "query": f'sum(rate(http_requests_total{{job="d{i}",code=~"5.."}}[5m]))',
-            "baseline": True,
+            "baseline": baseline,  # the scheduler caches it per run after the first round (fixed after the deploy)
             "unit": "ratio",
         },
     ]
@@ -104,6 +104,22 @@ async def timed_round(probes: list[Probe], concurrency: int, now: datetime) -> t
             probes, client=clients, now=now, deployed_at=now - timedelta(minutes=10), concurrency=concurrency
         )
     return time.perf_counter() - start, time.process_time() - cpu, [r.outcome for r in results]
+
+
+async def cold_and_warm(
+    cold: list[Probe], warm: list[Probe], concurrency: int, now: datetime
+) -> tuple[tuple[float, float, list[Outcome]], tuple[float, float, list[Outcome]]]:
+    """A first round on new clients (connections opened, baselines queried), then a steady-state round on the
+    same clients (keep-alive connections reused, baselines cached)."""
+    async with client_pool(client_count(len(cold), concurrency)) as clients:
+        rounds = []
+        for probes in (cold, warm):
+            start, cpu = time.perf_counter(), time.process_time()
+            results = await run_probes(
+                probes, client=clients, now=now, deployed_at=now - timedelta(minutes=10), concurrency=concurrency
+            )
+            rounds.append((time.perf_counter() - start, time.process_time() - cpu, [r.outcome for r in results]))
+    return rounds[0], rounds[1]
 
 
 def rss_mb() -> tuple[float, float]:
@@ -135,12 +151,15 @@ def main() -> int:
             # Single-probe latency: the slowest of one probe of each kind, each run alone.
             singles = [asyncio.run(timed_round([p], 1, now))[0] for p in probes[:3]]
             round_s, round_cpu, outcomes = asyncio.run(timed_round(probes, len(probes), now))
+            steady = [p for i in range(args.deployments) for p in deployment_probes(i, url, url, baseline=False)]
+            _, (warm_s, warm_cpu, warm_outcomes) = asyncio.run(cold_and_warm(probes, steady, len(probes), now))
         finally:
             server.stdin.close()
             server.wait(10)
     single = max(singles)
-    bad = [o for o in outcomes if o is not Outcome.PASS]
+    bad = [o for o in outcomes + warm_outcomes if o is not Outcome.PASS]
     ratio = round_s / single
+    warm_ratio = warm_s / single
     max_rss, current_rss = rss_mb()
     print(f"probes run:           {len(outcomes)} ({args.deployments} deployments x 3), {len(bad)} not passing")
     kinds = ", ".join(f"{s * 1000:.0f}" for s in singles)
@@ -152,6 +171,11 @@ def main() -> int:
         f"({round_cpu / requests * 1000:.2f} ms per request)"
     )
     print(f"ratio:                {ratio:.2f}x (target <= {TARGET_RATIO:g}x)")
+    warm_requests = args.deployments * (REQUESTS_PER_DEPLOYMENT - 1)
+    print(
+        f"steady-state round:   {warm_s * 1000:.0f} ms, {warm_ratio:.2f}x (warm keep-alive clients, baselines "
+        f"cached: {warm_requests} requests, client CPU {warm_cpu * 1000:.0f} ms)"
+    )
     print(f"RSS (this process):   max {max_rss:.1f} MiB, current {current_rss:.1f} MiB")
     if bad:
         print(f"FAIL: {len(bad)} probes did not pass", file=sys.stderr)

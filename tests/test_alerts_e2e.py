@@ -463,7 +463,7 @@ def test_restart_neither_repages_nor_forgets_escalation(db_url: str, clock: Manu
 def test_two_replicas_page_once(db_url: str, clock: ManualClock, pd: FakePagerDuty) -> None:
     with emulator() as emu, stack_on(emu, db_url, clock, pd) as one, stack_on(emu, db_url, clock, pd) as two:
         run_id = deployed_run(two)
-        evaluations = []
+        evaluations: list[Evaluation] = []
         for _ in range(2):
             res = result(0.3, clock)
             state = evaluations[-1].verdict.state if evaluations else RuleState()

@@ -104,24 +104,28 @@ def test_checklist_to_ready_and_export_in_the_browser(browser: Browser, sandbox:
     _start_run(page)
     expect(page.locator("#messages .message.ephemeral")).to_contain_text("Only visible to you")
     expect(page.locator("#messages .block-header").first).to_have_text("Deploy demo-api 1.0.0 → production")
+    page.evaluate("() => { document.getElementById('messages').scrollTop = 0; }")
     page.screenshot(path=str(SHOTS / "sandbox-channel.png"))
 
     # the thread, and three real mouse clicks on checkboxes
     page.click("#messages .replies-link")
     expect(page.locator("#thread")).to_be_visible()
-    for _ in range(3):
+    ticked_by_rita = page.locator("#thread-messages .ctx-item", has_text="ticked by @rita")
+    for n in range(1, 4):
         action = page.locator("#thread-messages .checks:has(input:not(:checked))").first.get_attribute("data-action-id")
         box = page.locator(f"#thread-messages .checks[data-action-id='{action}'] input")
         box.click()
         expect(box).to_be_checked()
-    expect(page.locator("#thread-messages .ctx-item", has_text="ticked by @rita")).to_have_count(3, timeout=10_000)
+        expect(ticked_by_rita).to_have_count(n, timeout=10_000)  # the bot's update, not just the browser's tick
 
     # N/A through the overflow menu and a modal; a blank reason comes back as a validation error from the bot
-    item = page.locator("#thread-messages .block-actions").filter(has=page.locator(_unticked(page))).first
-    na_action = item.locator(".overflow-btn").get_attribute("data-action-id")
-    assert na_action is not None
-    item.locator(".overflow-btn").click()
-    item.locator(".menu-item", has_text="Mark N/A").click()
+    check_action = page.locator("#thread-messages .checks:has(input:not(:checked))").first.get_attribute(
+        "data-action-id"
+    )
+    assert check_action is not None
+    na_action = check_action.replace("check:", "more:")
+    page.click(f"#thread-messages .overflow-btn[data-action-id='{na_action}']")
+    page.locator("#thread-messages .menu:visible .menu-item", has_text="Mark N/A").click()
     modal = page.locator(".modal[data-callback-id=na_reason]")
     expect(modal).to_be_visible()
     modal.locator("textarea").fill("   ")
@@ -134,15 +138,15 @@ def test_checklist_to_ready_and_export_in_the_browser(browser: Browser, sandbox:
     expect(page.locator("#thread-messages .ctx-item", has_text="The demo has no mobile app")).to_have_count(1)
 
     # the rest through the page's click endpoint: still signed HTTP from the emulator to the bot
-    check_action = na_action.replace("more:", "check:")
     assert page.evaluate(TICK_ALL, [check_action]) >= 0
     expect(page.locator("#messages .block-section").first).to_contain_text("NOT READY")
 
     # Xavier holds no role: refused, and only he sees it
     _switch(page, "U0XAVIER")
     page.click("#messages [data-action-id=sign][data-value=security-team]")
-    refusal = page.locator("#messages .message.ephemeral", has_text="not an approver")
-    expect(refusal).to_contain_text("Only visible to you")
+    # the bot answers in the run's thread (thread_ts), so the refusal shows in the open thread pane
+    refusal = page.locator("#thread-messages .message.ephemeral", has_text="not an approver")
+    expect(refusal).to_contain_text("Only visible to you", timeout=15_000)
 
     for role, user in SIGNERS:
         _switch(page, user)

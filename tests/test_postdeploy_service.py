@@ -280,3 +280,25 @@ def test_final_report_closes_the_run_and_summaries_are_never_dropped(
         assert pd.tick().ran == []  # closed: nothing more
     finally:
         ctx.db.dispose()
+
+
+def test_baseline_is_queried_once_per_run_then_cached(db_url: str, demo: DemoService, prom: FakePrometheus) -> None:
+    clock = ManualClock()
+    ctx = make_ctx(db_url, clock, service_config(demo, prom))
+    try:
+        run_id = deployed_run(ctx)
+        deployed_ts = round(clock.now().timestamp(), 3)
+        pd = PostDeploy(ctx, instance="a")
+        for _ in range(3):
+            clock.advance(minutes=1)
+            pd.tick()
+        asked = [q for q in prom.queries if q.query == LAT_Q]
+        assert len(asked) == 3 + 1 and sum(q.time == deployed_ts for q in asked) == 1
+        with ctx.db.read() as s:
+            results = s.scalars(select(ProbeRun.results).where(ProbeRun.deployment_id == run_id)).all()
+        latency = [r for rows in results for r in rows or [] if r["rule"] == "latency_p95"]
+        assert [r["baseline"] for r in latency] == [0.2, 0.2, 0.2] and latency[-1]["result"]["evidence"][
+            "baseline_cached"
+        ]
+    finally:
+        ctx.db.dispose()

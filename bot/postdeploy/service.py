@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +120,7 @@ class PostDeploy:
         self.instance = instance  # written to ProbeRun.claimed_by
         self.transport = transport
         self._checks: dict[str, Checks] = {}
+        self._baselines: dict[tuple[int, str], float] = {}  # (run id, probe) -> baseline, fixed after deploy
 
     # --- wiring ----------------------------------------------------------------------------------------
     def checks(self, service: str) -> Checks:
@@ -219,7 +220,11 @@ class PostDeploy:
     # --- measuring -------------------------------------------------------------------------------------
     def _measure(self, units: Sequence[_Unit], now: datetime) -> None:
         for unit in units:
-            unit.probes = self.checks(unit.run.service).probes_of(MEASURING[unit.job])
+            checks = self.checks(unit.run.service)
+            unit.probes = [
+                checks.without_baseline[p.name] if (unit.run.id, p.name) in self._baselines else p
+                for p in checks.probes_of(MEASURING[unit.job])
+            ]
         flat = [(u, p) for u in units for p in u.probes]
         if not flat:
             return
@@ -242,7 +247,17 @@ class PostDeploy:
                 return list(await asyncio.gather(*(one(i, u, p) for i, (u, p) in enumerate(flat))))
 
         for (unit, _), result in zip(flat, asyncio.run(main()), strict=True):
-            unit.results.append(result)
+            unit.results.append(self._with_baseline(unit.run.id, result))
+
+    def _with_baseline(self, run_id: int, result: ProbeResult) -> ProbeResult:
+        """Cache a probe's pre-deploy baseline after its first answer; fill it into later results."""
+        key = (run_id, result.name)
+        cached = self._baselines.get(key)
+        if cached is not None:
+            return replace(result, baseline=cached, evidence={**result.evidence, "baseline_cached": True})
+        if result.baseline is not None:
+            self._baselines[key] = result.baseline
+        return result
 
     def _evaluate(self, unit: _Unit, now: datetime) -> None:
         checks = self.checks(unit.run.service)

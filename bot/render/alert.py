@@ -41,17 +41,24 @@ def _when(raw: Any) -> str | None:
 
 def evidence_fields(evidence: dict[str, Any]) -> list[dict[str, str]]:
     """Value, bound, baseline, sample size, window, since: the facts a person judges the alert by."""
+
+    def text(key: str) -> str | None:
+        value = evidence.get(key)
+        return escape(truncate(str(value), 200)) if value not in (None, "") else None
+
+    samples = evidence.get("samples")
+    declared = evidence.get("declared_by")
     rows: list[tuple[str, str | None]] = [
-        ("Value", evidence.get("value_text")),
-        ("Threshold", evidence.get("threshold_text")),
-        ("Baseline", evidence.get("baseline_text")),
-        ("Samples", f"{evidence['samples']:,}" if isinstance(evidence.get("samples"), int) else None),
-        ("Window", evidence.get("window")),
+        ("Value", text("value_text")),
+        ("Threshold", text("threshold_text")),
+        ("Baseline", text("baseline_text")),
+        ("Samples", f"{samples:,}" if isinstance(samples, int) else None),
+        ("Window", text("window")),
         ("Since", _when(evidence.get("since"))),
-        ("Probe", evidence.get("probe")),
-        ("Declared by", mention(evidence["declared_by"]) if evidence.get("declared_by") else None),
+        ("Probe", text("probe")),
+        ("Declared by", mention(str(declared)) if declared else None),
     ]
-    return [_md(f"*{name}*\n{truncate(escape(str(v)), 200)}") for name, v in rows if v][:10]
+    return [_md(f"*{name}*\n{v}") for name, v in rows if v][:10]
 
 
 def paging_note(pages: Sequence[Page]) -> str | None:

@@ -16,11 +16,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from bot.sandbox.config import CHANNEL_ID, Person
-from bot.sandbox.driver import NotOnScreen
+from bot.sandbox.driver import NotOnScreen, find_element
 from bot.sandbox.emulator import SlackEmulator
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}
 MAX_POLL_S = 25.0
+SEEN_VERSIONS = 5
 
 
 class SandboxWeb:
@@ -29,6 +30,9 @@ class SandboxWeb:
         self.people = list(people)
         self.demo_url = demo_url
         self._closed = False
+        # (channel, ts) -> recent block versions the page was sent, newest last: a click on a version the
+        # bot has since replaced is sent with the blocks the person saw, as Slack's client does.
+        self._seen: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
         self._demo = httpx.Client(timeout=5.0)
 
     def close(self) -> None:
@@ -117,6 +121,8 @@ class SandboxWeb:
                 if not c["is_im"] or c.get("user") == user_id
             ]
             messages = emu.messages(channel_id)
+            for message in messages:
+                self._remember(channel_id, message)
             ephemerals = [m for m in emu.ephemerals(user_id) if m.get("channel") == channel_id]
             views = emu.open_views(user_id)
             for view in views:
@@ -136,6 +142,25 @@ class SandboxWeb:
             "views": views,
             "warnings": warnings,
         }
+
+    def _remember(self, channel_id: str, message: dict[str, Any]) -> None:
+        blocks = message.get("blocks")
+        if not blocks:
+            return
+        versions = self._seen.setdefault((channel_id, message["ts"]), [])
+        if not versions or versions[-1] != blocks:
+            versions.append(blocks)
+            del versions[:-SEEN_VERSIONS]
+
+    def _shown_blocks(self, channel_id: str, ts: str, block_id: str, action_id: str) -> list[dict[str, Any]] | None:
+        """The newest version the page was sent that has this element, if the current message lacks it."""
+        current = self.emu.message(channel_id, ts)
+        if current is None or _has_element(current.get("blocks", []), block_id, action_id):
+            return None
+        for blocks in reversed(self._seen.get((channel_id, ts), [])):
+            if _has_element(blocks, block_id, action_id):
+                return blocks
+        return None
 
     def poll(self, since: int, timeout: float) -> int:
         """Wait up to `timeout` s for a change after `since`; returns the current sequence number."""
@@ -171,14 +196,10 @@ class SandboxWeb:
         for key in ("value", "selected_options", "selected_option"):
             if key in data:
                 kwargs[key] = data[key]
-        response = self.emu.click(
-            str(data["user"]),
-            str(data.get("channel") or CHANNEL_ID),
-            str(data["ts"]),
-            str(data["action_id"]),
-            str(data["block_id"]),
-            **kwargs,
-        )
+        channel, ts = str(data.get("channel") or CHANNEL_ID), str(data["ts"])
+        action_id, block_id = str(data["action_id"]), str(data["block_id"])
+        stale = self._shown_blocks(channel, ts, block_id, action_id)
+        response = self.emu.click(str(data["user"]), channel, ts, action_id, block_id, stale_blocks=stale, **kwargs)
         return 200, {"ok": response.status_code == 200, "status": response.status_code}
 
     def submit(self, data: dict[str, Any]) -> tuple[int, Any]:
@@ -225,6 +246,14 @@ class SandboxWeb:
         if response.status_code != 200:
             return response.status_code, {"ok": False, "error": response.json().get("error", "rejected")}
         return 200, {"ok": True, "settings": response.json()}
+
+
+def _has_element(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> bool:
+    try:
+        find_element(blocks, block_id, action_id)
+    except NotOnScreen:
+        return False
+    return True
 
 
 def request_counts(metrics: str) -> dict[str, int]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.errors import Conflict, NotFound, UserError
 from bot.services import audit, messages
 from bot.services.readiness import gates_ready, is_resolved
-from bot.services.runs import Changed, refresh_readiness
+from bot.services.runs import Changed, lock_run, refresh_readiness
 from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, SignoffState, Source
 
 EDITABLE = (RunState.OPEN, RunState.DEPLOYED, RunState.ROLLED_BACK)
@@ -48,24 +48,19 @@ def set_item(
         raise UserError("Name the item by id, or by run and key.")
     if not audit.claim_request(db_session, request_id, now=now):
         return Changed(deployment_id=run_id or 0, duplicate=True)
-    # Lock the run first, then read the item: on PostgreSQL a row read in the locking statement could be stale.
-    run_key = (
-        run_id
-        if run_id is not None
-        else select(ChecklistItem.deployment_id).where(ChecklistItem.id == item_id).scalar_subquery()
-    )
-    run = db_session.scalars(select(Deployment).where(Deployment.id == run_key).with_for_update()).first()
+    # Lock the item's row (writers of one item queue here), change it, and lock the run only for the short
+    # readiness step at the end: clicks on different items of a run overlap as much as they can.
     cond = ChecklistItem.id == item_id if item_id is not None else ChecklistItem.key == key
-    item = (
-        None
-        if run is None
-        else db_session.scalars(select(ChecklistItem).where(ChecklistItem.deployment_id == run.id, cond)).first()
-    )
-    if run is None or item is None:
+    stmt = select(ChecklistItem).where(cond)
+    if run_id is not None:
+        stmt = stmt.where(ChecklistItem.deployment_id == run_id)
+    item = db_session.scalars(stmt.with_for_update()).first()
+    if item is None:
         raise NotFound(f"That checklist item ({key or item_id}) does not exist in this run.")
-    changed = Changed(deployment_id=run.id)
-    if run.state not in EDITABLE:
-        raise Conflict(f"Run #{run.id} is {run.state}; its checklist can no longer change.")
+    run_state = db_session.scalar(select(Deployment.state).where(Deployment.id == item.deployment_id))
+    changed = Changed(deployment_id=item.deployment_id)
+    if run_state not in EDITABLE:
+        raise Conflict(f"Run #{item.deployment_id} is {run_state}; its checklist can no longer change.")
     old = item.state
     was_resolved = is_resolved(item)
     item.state = state
@@ -82,7 +77,7 @@ def set_item(
         detail["evidence"] = evidence
     audit.record(
         db_session,
-        deployment_id=run.id,
+        deployment_id=item.deployment_id,
         at=now,
         actor=actor,
         source=source,
@@ -93,6 +88,8 @@ def set_item(
         detail=detail or None,
         request_id=request_id,
     )
+    db_session.flush()
+    run = lock_run(db_session, item.deployment_id)
     unresolved_gate = was_resolved and not is_resolved(item) and gates_ready(item)
     if unresolved_gate and stale_signoffs(db_session, run.id, now=now, because=item.key):
         changed.notes.append("stale")

@@ -127,7 +127,7 @@ def get_run(db_session: Session, run_id: int, *, for_update: bool = False) -> De
         .options(selectinload(Deployment.items), selectinload(Deployment.signoffs))
     )
     if for_update:
-        stmt = stmt.with_for_update(of=Deployment)
+        stmt = stmt.with_for_update(of=Deployment, key_share=True)
     run = db_session.scalars(stmt).first()
     if run is None:
         raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")
@@ -186,7 +186,7 @@ def readiness_counts(db_session: Session, run_id: int) -> tuple[int, int]:
 
 def lock_run(db_session: Session, run_id: int) -> Deployment:
     """The run row, locked for this transaction: changes to one run are serialised (readiness sees them all)."""
-    stmt = select(Deployment).where(Deployment.id == run_id).with_for_update()
+    stmt = select(Deployment).where(Deployment.id == run_id).with_for_update(key_share=True)
     run = db_session.scalars(stmt).first()
     if run is None:
         raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")

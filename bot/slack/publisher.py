@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from bot.slack.gateway import Gateway
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 # (session, message row, nonce) -> (fallback text, blocks); pure apart from reading the session.
 Renderer = Callable[[Session, SlackMessage, str], tuple[str, list[dict[str, Any]]]]
+LOCK_SPACE = 0x0DB1  # advisory lock namespace for message publishing
 TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
@@ -46,7 +47,7 @@ class Publisher:
         if self.db.is_sqlite:
             # One process, whose single updater thread serialises this; keep no write lock across the call.
             with self.db.read() as s:
-                job = self._prepare(s, message_id, lock=False)
+                job = self._prepare(s, message_id)
             if not isinstance(job, _Job):
                 return job
             values = self._send(job)
@@ -55,9 +56,11 @@ class Publisher:
             with self.db.write() as s:
                 self._finish(s, job, values)
             return True
-        # PostgreSQL: hold the row lock across the call so two replicas never send out of order.
+        # PostgreSQL: an advisory lock per message, held across the call, so two replicas never send out of
+        # order; it leaves the row itself free, so clicks marking the message dirty never wait on Slack.
         with self.db.write() as s:
-            job = self._prepare(s, message_id, lock=True)
+            s.execute(text("SELECT pg_advisory_xact_lock(:space, :id)"), {"space": LOCK_SPACE, "id": message_id})
+            job = self._prepare(s, message_id)
             if not isinstance(job, _Job):
                 return job
             values = self._send(job)
@@ -66,9 +69,8 @@ class Publisher:
             self._finish(s, job, values)
         return True
 
-    def _prepare(self, s: Session, message_id: int, *, lock: bool) -> _Job | bool:
-        stmt = select(SlackMessage).where(SlackMessage.id == message_id)
-        msg = s.scalars(stmt.with_for_update() if lock else stmt).first()
+    def _prepare(self, s: Session, message_id: int) -> _Job | bool:
+        msg = s.scalars(select(SlackMessage).where(SlackMessage.id == message_id)).first()
         if msg is None:
             return False
         if msg.ts is not None and msg.rendered >= msg.dirty:

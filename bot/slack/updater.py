@@ -112,6 +112,7 @@ class MessageUpdater:
 
     def _sweep(self) -> None:
         try:
+            self.publisher.db.checkpoint()
             missed = self.publisher.pending()
         except Exception:
             log.exception("sweep failed")
