@@ -12,7 +12,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
-    sub.add_parser("sandbox", help="run the bot against a local Slack emulator with a web page")
+    sandbox = sub.add_parser("sandbox", help="run the bot against a local Slack emulator with a web page")
+    sandbox.add_argument("--port", type=int, help="port of the sandbox page (default 3001, or SANDBOX_PORT)")
+    sandbox.add_argument("--state-file", help="keep the sandbox conversation in this JSON file across restarts")
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -48,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         from bot.sandbox.runner import run_sandbox
 
-        return run_sandbox()
+        forwarded = [] if args.port is None else ["--port", str(args.port)]
+        forwarded += [] if args.state_file is None else ["--state-file", args.state_file]
+        return run_sandbox(forwarded)
     if args.command == "export":
         from bot.export import export_command
 

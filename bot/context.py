@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from bot.checklist.loader import load_named_template
 from bot.checklist.model import Template
@@ -20,6 +21,9 @@ from bot.slack.gateway import Gateway
 from bot.slack.updater import MessageUpdater
 from bot.store.db import Database
 from bot.store.models import ChecklistItem
+
+if TYPE_CHECKING:
+    from bot.alerts.engine import Alerting
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class AppContext:
     on_incident: list[IncidentHook] = field(default_factory=list)
     on_verdicts: list[VerdictHook] = field(default_factory=list)
     leader_tasks: list[LeaderTask] = field(default_factory=list)
+    alerting: Alerting | None = None  # set while the alerting extension runs (its listeners reach it here)
 
     def template(self, name: str | None = None) -> Template:
         return _load_template(name or self.settings.template)

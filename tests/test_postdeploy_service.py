@@ -142,6 +142,7 @@ def test_first_hour_summary_ticks_items_with_evidence_and_leaves_failures_open(
         # The section message shows the bot's evidence next to the ticked item.
         item_msg, _ = bot.find_item(run_id, ITEM + "check-performance-metrics")
         assert "latency_p95 60 pass" in str(item_msg["blocks"])
+        assert bot.emu.warnings == []  # every message within Slack's limits
 
 
 def test_hourly_trend_is_one_message_edited_in_place(db_url: str, demo: DemoService, prom: FakePrometheus) -> None:
@@ -163,6 +164,7 @@ def test_hourly_trend_is_one_message_edited_in_place(db_url: str, demo: DemoServ
         assert len(posts) == 1 and len(updates) == 3
         # The first-hour summary was posted once, late but not dropped.
         assert sum("First-hour summary" in t for t in thread_texts(bot, run_id)) == 1
+        assert bot.emu.warnings == []
 
 
 # --- without Slack: runs created in the database, the tick called directly ---------------------------

@@ -26,11 +26,8 @@ from bot.store.models import Alert, Deployment, Source
 log = logging.getLogger(__name__)
 
 # One engine per running context, so listeners (registered before extensions start) can find it.
-_ENGINES: dict[int, Alerting] = {}
-
-
 def engine_for(ctx: AppContext) -> Alerting | None:
-    return _ENGINES.get(id(ctx))
+    return ctx.alerting
 
 
 class Alerting:
@@ -52,13 +49,13 @@ class Alerting:
         ]
         for target, hook in hooks:
             target.append(hook)
-        _ENGINES[id(ctx)] = self
+        ctx.alerting = self
 
         def stop() -> None:
             for target, hook in hooks:
                 if hook in target:
                     target.remove(hook)
-            _ENGINES.pop(id(ctx), None)
+            ctx.alerting = None
             self.close()
 
         return stop
