@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,8 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# Screenshots go to a temporary folder; DEPLOYBOT_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
+SHOTS = Path(os.environ.get("DEPLOYBOT_SCREENSHOTS") or tempfile.mkdtemp(prefix="deploybot-shots-"))
 SIGNERS = [
     ("security-team", "U0SAM"),
     ("devops-team", "U0OLGA"),

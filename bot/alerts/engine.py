@@ -25,6 +25,7 @@ from bot.store.models import Alert, Deployment, Source
 
 log = logging.getLogger(__name__)
 
+
 # One engine per running context, so listeners (registered before extensions start) can find it.
 def engine_for(ctx: AppContext) -> Alerting | None:
     return ctx.alerting

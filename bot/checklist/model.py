@@ -104,9 +104,7 @@ class Template:
             Section(
                 key=s["key"],
                 title=s["title"],
-                groups=tuple(
-                    Group(title=g["title"], items=tuple(Item(**i) for i in g["items"])) for g in s["groups"]
-                ),
+                groups=tuple(Group(title=g["title"], items=tuple(Item(**i) for i in g["items"])) for g in s["groups"]),
             )
             for s in data["sections"]
         )

@@ -1,0 +1,78 @@
+"""Health and readiness endpoints, and refusing to run on a database whose schema does not match the code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from bot.store.db import Database
+from bot.store.migrate import SchemaError, check_schema, head_revision, upgrade
+from tests.e2e import running_bot
+
+
+def test_healthz_and_readyz(db_url: str) -> None:
+    with running_bot(db_url) as bot:
+        assert httpx.get(f"{bot.stack.url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{bot.stack.url}/readyz")
+        assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+
+
+def test_readyz_reports_an_unreachable_slack(db_url: str) -> None:
+    with running_bot(db_url) as bot:
+        bot.emu.valid_tokens = {"xoxb-some-other-token"}
+        resp = httpx.get(f"{bot.stack.url}/readyz")
+        assert resp.status_code == 503
+        assert resp.json()["problems"] == {"slack": "SlackApiError"}
+
+
+def test_schema_check_names_what_to_run(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    db = Database(url)
+    with pytest.raises(SchemaError, match="run `deploybot db upgrade` first"):
+        check_schema(db.engine)
+    upgrade(url)
+    check_schema(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(SchemaError, match="newer than this Deploy Bot"):
+        check_schema(db.engine)
+    db.dispose()
+    assert head_revision()
+
+
+def test_deploybot_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "DEPLOYBOT_CONFIG": str(tmp_path / "none.yaml"),
+        "PORT": "0",
+    }
+    (tmp_path / "none.yaml").write_text("channel: C0DEPLOY\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "deploybot db upgrade" in done.stderr
+    assert "xoxb-test" not in done.stderr + done.stdout
+
+
+def test_deploybot_lists_every_configuration_problem_at_once(tmp_path: Path) -> None:
+    (tmp_path / "deploybot.yaml").write_text("chanel: C0DEPLOY\nseparation_of_duties: maybe\n")
+    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "not-a-bot-token", "DATABASE_URL": "sqlite://"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    err = done.stderr
+    assert "did you mean 'channel'" in err
+    assert "separation_of_duties" in err
+    assert "SLACK_BOT_TOKEN" in err and "SLACK_SIGNING_SECRET" in err
+    assert "not-a-bot-token" not in err
