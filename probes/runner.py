@@ -83,6 +83,9 @@ def client_count(probes: int, concurrency: int) -> int:
 def make_client(*, concurrency: int = 50, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     # No cap on open connections: the semaphore bounds probes, and a smoke probe opens several at once.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=concurrency)
+    from httpx_aiohttp import AiohttpTransport
+    if transport is None:
+        transport = AiohttpTransport(limits=limits, verify=ssl_context())
     return httpx.AsyncClient(limits=limits, transport=transport, follow_redirects=False, verify=ssl_context())
 
 

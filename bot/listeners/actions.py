@@ -215,35 +215,34 @@ def register(app: App, ctx: AppContext) -> None:
 
         after_ack(tell, work)
 
-    @app.action(Action.ABORT)
-    def on_abort(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        run_id = int(action["value"])
-        view = modals.reason_modal(
-            View.ABORT,
-            title="Abort run",
-            submit="Abort",
-            prompt=f"Abort run #{run_id}? The checklist stays as it is, recorded.",
-            label="Reason",
-            meta={"run": run_id},
-        )
-        tell = _tell(ctx, body)
-        after_ack(tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
+    def reason_button(action: Action, view: View, title: str, submit: str, prompt: str, label: str) -> None:
+        """A run button that asks for a reason in a modal first (the submission does the work)."""
 
-    @app.action(Action.INCIDENT)
-    def on_incident(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        run_id = int(action["value"])
-        view = modals.reason_modal(
-            View.INCIDENT,
-            title="Security incident",
-            submit="Declare & page",
-            prompt=f"Declare a security incident on run #{run_id}? On-call is paged at once.",
-            label="What happened?",
-            meta={"run": run_id},
-        )
-        tell = _tell(ctx, body)
-        after_ack(tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
+        @app.action(action)
+        def ask(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+            ack()
+            run_id = int(action["value"])
+            modal = modals.reason_modal(
+                view, title=title, submit=submit, prompt=prompt.format(run=run_id), label=label, meta={"run": run_id}
+            )
+            after_ack(_tell(ctx, body), lambda: ctx.gateway.open_view(body["trigger_id"], modal))
+
+    reason_button(
+        Action.ABORT,
+        View.ABORT,
+        "Abort run",
+        "Abort",
+        "Abort run #{run}? The checklist stays as it is, recorded.",
+        "Reason",
+    )
+    reason_button(
+        Action.INCIDENT,
+        View.INCIDENT,
+        "Security incident",
+        "Declare & page",
+        "Declare a security incident on run #{run}? On-call is paged at once.",
+        "What happened?",
+    )
 
     @app.action(Action.EXPORT)
     def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

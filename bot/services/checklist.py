@@ -12,7 +12,8 @@ from bot.errors import Conflict, NotFound, UserError
 from bot.services import audit, messages
 from bot.services.readiness import gates_ready, is_resolved
 from bot.services.runs import Changed, lock_run, refresh_readiness
-from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, SignoffState, Source
+from bot.services.signoffs import stale_signoffs
+from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Source
 
 EDITABLE = (RunState.OPEN, RunState.DEPLOYED, RunState.ROLLED_BACK)
 
@@ -99,26 +100,3 @@ def set_item(
     )
     refresh_readiness(db_session, run, changed, now=now)
     return changed
-
-
-def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: str) -> int:
-    """Sign-offs given before a required item was un-ticked no longer hold; they must be renewed."""
-    signed = db_session.scalars(
-        select(Signoff).where(Signoff.deployment_id == run_id, Signoff.state == SignoffState.SIGNED)
-    ).all()
-    for s in signed:
-        s.state = SignoffState.STALE
-        s.version += 1
-        audit.record(
-            db_session,
-            deployment_id=run_id,
-            at=now,
-            actor="deploybot",
-            source=Source.SYSTEM,
-            kind="signoff",
-            subject=s.role_key,
-            from_state=SignoffState.SIGNED,
-            to_state=SignoffState.STALE,
-            detail={"because": because, "signed_by": s.user_id},
-        )
-    return len(signed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.errors import NotFound
@@ -14,6 +15,59 @@ from bot.services.runs import Changed, get_run, refresh_readiness
 from bot.store.models import Deployment, RunState, Signoff, SignoffState, Source
 
 IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
+
+
+def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: str, final_only: bool = False) -> int:
+    """Sign-offs given before a required item was un-ticked (or before a role was revoked) no longer hold."""
+    stmt = select(Signoff).where(Signoff.deployment_id == run_id, Signoff.state == SignoffState.SIGNED)
+    if final_only:
+        stmt = stmt.where(Signoff.final.is_(True))
+    signed = db_session.scalars(stmt).all()
+    for s in signed:
+        s.state = SignoffState.STALE
+        s.version += 1
+        audit.record(
+            db_session,
+            deployment_id=run_id,
+            at=now,
+            actor="deploybot",
+            source=Source.SYSTEM,
+            kind="signoff",
+            subject=s.role_key,
+            from_state=SignoffState.SIGNED,
+            to_state=SignoffState.STALE,
+            detail={"because": because, "signed_by": s.user_id},
+        )
+    return len(signed)
+
+
+def _refuse(
+    db_session: Session,
+    changed: Changed,
+    signoff: Signoff,
+    *,
+    actor: str,
+    why: str,
+    now: datetime,
+    request_id: str | None,
+    action: str,
+) -> Changed:
+    """A refused attempt changes nothing but is recorded, with the reason the person was given."""
+    audit.record(
+        db_session,
+        deployment_id=signoff.deployment_id,
+        at=now,
+        actor=actor,
+        source=Source.SLACK,
+        kind="signoff_refused",
+        subject=signoff.role_key,
+        from_state=signoff.state,
+        to_state=signoff.state,
+        detail={"reason": why, "action": action},
+        request_id=request_id,
+    )
+    changed.refused = why
+    return changed
 
 
 def find_signoff(run: Deployment, role_key: str) -> Signoff:
@@ -69,21 +123,9 @@ def sign(
     signoff = find_signoff(run, role_key)
     why = refusal(run, signoff, actor, is_approver=is_approver, separation=separation_of_duties)
     if why:
-        audit.record(
-            db_session,
-            deployment_id=run.id,
-            at=now,
-            actor=actor,
-            source=Source.SLACK,
-            kind="signoff_refused",
-            subject=role_key,
-            from_state=signoff.state,
-            to_state=signoff.state,
-            detail={"reason": why},
-            request_id=request_id,
+        return _refuse(
+            db_session, changed, signoff, actor=actor, why=why, now=now, request_id=request_id, action="sign"
         )
-        changed.refused = why
-        return changed
     old = signoff.state
     signoff.state = SignoffState.SIGNED
     signoff.user_id = actor
@@ -124,21 +166,9 @@ def revoke(
     signoff = find_signoff(run, role_key)
     if signoff.state not in (SignoffState.SIGNED, SignoffState.STALE) or signoff.user_id != actor:
         why = f"Only the person who signed {signoff.role_title} can revoke it."
-        audit.record(
-            db_session,
-            deployment_id=run.id,
-            at=now,
-            actor=actor,
-            source=Source.SLACK,
-            kind="signoff_refused",
-            subject=role_key,
-            from_state=signoff.state,
-            to_state=signoff.state,
-            detail={"reason": why, "action": "revoke"},
-            request_id=request_id,
+        return _refuse(
+            db_session, changed, signoff, actor=actor, why=why, now=now, request_id=request_id, action="revoke"
         )
-        changed.refused = why
-        return changed
     old = signoff.state
     signoff.state = SignoffState.REVOKED
     signoff.version += 1
@@ -155,21 +185,7 @@ def revoke(
         request_id=request_id,
     )
     if not signoff.final:
-        for s in run.signoffs:
-            if s.final and s.state == SignoffState.SIGNED:
-                s.state = SignoffState.STALE
-                s.version += 1
-                audit.record(
-                    db_session,
-                    deployment_id=run.id,
-                    at=now,
-                    actor="deploybot",
-                    source=Source.SYSTEM,
-                    kind="signoff",
-                    subject=s.role_key,
-                    from_state=SignoffState.SIGNED,
-                    to_state=SignoffState.STALE,
-                    detail={"because": f"{role_key} revoked"},
-                )
+        db_session.flush()
+        stale_signoffs(db_session, run.id, now=now, because=f"{role_key} revoked", final_only=True)
     refresh_readiness(db_session, run, changed, now=now)
     return changed
