@@ -99,3 +99,6 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), *, strea
     handler.addFilter(RedactingFilter(secrets))
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Client libraries log every request URL at INFO; webhook URLs can carry tokens, and it is noise anyway.
+    for noisy in ("httpx", "httpcore", "slack_sdk.web.base_client", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

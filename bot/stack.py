@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from bot.alerts import engine as alerting
 from bot.app import build_context, create_app
@@ -12,6 +13,7 @@ from bot.clock import Clock
 from bot.context import AppContext
 from bot.postdeploy.scheduler import postdeploy_extension
 from bot.server import BotServer, create_web_app
+from bot.services import audit
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.migrate import check_schema
@@ -21,6 +23,20 @@ log = logging.getLogger(__name__)
 # Plug-ins started with the stack (the post-deploy scheduler, paging); each returns its stop function.
 Extension = Callable[[AppContext], Callable[[], None]]
 EXTENSIONS: list[Extension] = [postdeploy_extension, alerting.install]
+
+
+def request_pruner(ctx: AppContext) -> Callable[[datetime], None]:
+    """A leader task: once an hour, forget redelivery ids older than a day."""
+    last: list[datetime] = []
+
+    def prune(now: datetime) -> None:
+        if last and now - last[0] < timedelta(hours=1):
+            return
+        last[:] = [now]
+        with ctx.db.write() as s:
+            audit.prune_requests(s, older_than=now - timedelta(days=1))
+
+    return prune
 
 
 class BotStack:
@@ -48,6 +64,7 @@ class BotStack:
 
     def start(self) -> BotStack:
         self.ctx.updater.start()
+        self.ctx.leader_tasks.append(request_pruner(self.ctx))
         for ext in self._extensions:
             self._stops.append(ext(self.ctx))
         self.server.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -64,3 +64,9 @@ def claim_request(db_session: Session, request_id: str | None, *, now: datetime)
 def entries(db_session: Session, deployment_id: int) -> list[AuditEntry]:
     stmt = select(AuditEntry).where(AuditEntry.deployment_id == deployment_id).order_by(AuditEntry.id)
     return list(db_session.scalars(stmt))
+
+
+def prune_requests(db_session: Session, *, older_than: datetime) -> int:
+    """Slack redelivers within minutes; request ids older than a day only take space."""
+    result = db_session.execute(delete(ProcessedRequest).where(ProcessedRequest.at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
