@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.checklist.model import Template
 from bot.render.ids import Action
 from bot.render.text import escape, mention, slack_date, truncate
-from bot.services.readiness import compute_readiness, progress_bar, section_progress
+from bot.services.readiness import Readiness, SectionProgress, compute_readiness, progress_bar, section_progress
 from bot.store.models import Deployment, RunState, SignoffState
 
 _STATE_LINE = {
@@ -23,8 +23,8 @@ def run_title(run: Deployment) -> str:
     return f"{run.service} {run.version} → {run.environment}"
 
 
-def status_line(run: Deployment) -> str:
-    readiness = compute_readiness(run.items, run.signoffs)
+def status_line(run: Deployment, readiness: Readiness | None = None) -> str:
+    readiness = readiness or compute_readiness(run.items, run.signoffs)
     if run.state in _STATE_LINE:
         line = _STATE_LINE[RunState(run.state)]
         if run.state == RunState.DEPLOYED and run.deployed_at:
@@ -100,10 +100,14 @@ def render_run(
     *,
     nonce: str,
     approvers: Mapping[str, str] | None = None,
+    progress: Sequence[SectionProgress] | None = None,
+    readiness: Readiness | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
+    """Progress and readiness may be given (counted in SQL) so a render need not load every item."""
     approvers = approvers or {}
-    status = status_line(run)
-    progress = section_progress(run.items, [s.key for s in template.sections])
+    status = status_line(run, readiness)
+    if progress is None:
+        progress = section_progress(run.items, [s.key for s in template.sections])
     lines = []
     for section, p in zip(template.sections, progress, strict=True):
         if p.total:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,11 +139,12 @@ def render_section(
     *,
     nonce: str,
     editable: bool = True,
+    items: Sequence[ChecklistItem] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """(fallback text, blocks) for one part of a section."""
+    """(fallback text, blocks) for one part of a section. `items`: the section's rows (default: the run's)."""
     parts = section_parts(section)
     part = parts[part_index]
-    rows = {r.key: r for r in run.items}
+    rows = {r.key: r for r in (run.items if items is None else items)}
     mine = [rows[i.key] for i in section.items if i.key in rows]
     resolved = sum(1 for r in mine if r.state in (ItemState.DONE, ItemState.NA))
     title = section.title if len(parts) == 1 else f"{section.title} ({part_index + 1}/{len(parts)})"
@@ -164,7 +166,7 @@ def render_section(
             ],
         },
     ]
-    for gi, (group_title, items) in enumerate(part.groups):
+    for gi, (group_title, group_items) in enumerate(part.groups):
         blocks.append(
             {
                 "type": "section",
@@ -172,7 +174,7 @@ def render_section(
                 "text": {"type": "mrkdwn", "text": f"*{escape(group_title or section.title)}*"},
             }
         )
-        for item in items:
+        for item in group_items:
             if item.key in rows:
                 blocks += item_blocks(item, rows[item.key], nonce=nonce, editable=editable)
     text = f"{section.title}: {resolved}/{len(mine)} resolved (run #{run.id})"

@@ -58,10 +58,7 @@ def set_item(
     item = db_session.scalars(stmt.with_for_update()).first()
     if item is None:
         raise NotFound(f"That checklist item ({key or item_id}) does not exist in this run.")
-    run_state = db_session.scalar(select(Deployment.state).where(Deployment.id == item.deployment_id))
     changed = Changed(deployment_id=item.deployment_id)
-    if run_state not in EDITABLE:
-        raise Conflict(f"Run #{item.deployment_id} is {run_state}; its checklist can no longer change.")
     old = item.state
     was_resolved = is_resolved(item)
     item.state = state
@@ -91,6 +88,8 @@ def set_item(
     )
     db_session.flush()
     run = lock_run(db_session, item.deployment_id)
+    if run.state not in EDITABLE:  # raising rolls the whole change back
+        raise Conflict(f"Run #{run.id} is {run.state}; its checklist can no longer change.")
     unresolved_gate = was_resolved and not is_resolved(item) and gates_ready(item)
     if unresolved_gate and stale_signoffs(db_session, run.id, now=now, because=item.key):
         changed.notes.append("stale")

@@ -31,10 +31,8 @@ def mark_dirty(db_session: Session, *, deployment_id: int, kind: str, key_prefix
     cond = [SlackMessage.deployment_id == deployment_id, SlackMessage.kind == kind]
     if key_prefix is not None:
         cond.append(SlackMessage.key.startswith(key_prefix, autoescape=True))
-    ids = list(db_session.scalars(select(SlackMessage.id).where(*cond)))
-    if ids:
-        db_session.execute(update(SlackMessage).where(SlackMessage.id.in_(ids)).values(dirty=SlackMessage.dirty + 1))
-    return ids
+    stmt = update(SlackMessage).where(*cond).values(dirty=SlackMessage.dirty + 1).returning(SlackMessage.id)
+    return list(db_session.scalars(stmt, execution_options={"synchronize_session": False}))
 
 
 def messages_of(db_session: Session, deployment_id: int) -> list[SlackMessage]:

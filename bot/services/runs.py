@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.checklist.model import Template
@@ -13,7 +14,7 @@ from bot.checklist.phases import PRE, item_phase
 from bot.errors import Conflict, NotFound, UserError
 from bot.render import layout
 from bot.services import audit, messages
-from bot.services.readiness import compute_readiness
+from bot.services.readiness import Readiness, SectionProgress, compute_readiness
 from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, SignoffState, Source
 
 TEMPLATE_ACTOR = "template"
@@ -182,6 +183,31 @@ def readiness_counts(db_session: Session, run_id: int) -> tuple[int, int]:
     )
     row = db_session.execute(select(open_items, unsigned)).one()
     return int(row[0] or 0), int(row[1] or 0)
+
+
+def section_counts(db_session: Session, run_id: int, section_keys: Sequence[str]) -> list[SectionProgress]:
+    """Resolved/total items per section, counted in SQL (the run message shows them without loading items)."""
+    resolved = func.sum(case((ChecklistItem.state.in_([ItemState.DONE, ItemState.NA]), 1), else_=0))
+    stmt = (
+        select(ChecklistItem.section_key, resolved, func.count())
+        .where(ChecklistItem.deployment_id == run_id)
+        .group_by(ChecklistItem.section_key)
+    )
+    counts = {key: (int(done or 0), int(total)) for key, done, total in db_session.execute(stmt)}
+    return [
+        SectionProgress(key=k, resolved=counts.get(k, (0, 0))[0], total=counts.get(k, (0, 0))[1]) for k in section_keys
+    ]
+
+
+def run_readiness(db_session: Session, run: Deployment, signoffs: Sequence[Signoff]) -> Readiness:
+    open_items, _ = readiness_counts(db_session, run.id)
+    missing = tuple(s.role_title for s in signoffs if s.state != SignoffState.SIGNED)
+    return Readiness(
+        ready=open_items == 0 and not missing,
+        required_open=open_items,
+        signoffs_missing=missing,
+        items_gate_open=open_items == 0,
+    )
 
 
 def lock_run(db_session: Session, run_id: int) -> Deployment:
