@@ -18,7 +18,7 @@ import pytest
 from bot.sandbox.demo_service import DemoService
 from probes.base import Outcome, Probe, ProbeResult, build_probe
 from probes.prometheus import parse_instant, query_window
-from probes.runner import run_probes, run_probes_sync
+from probes.runner import make_client, run_probes, run_probes_sync
 from tests.fakes.prometheus import FakePrometheus
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -43,7 +43,7 @@ def prom() -> Iterator[FakePrometheus]:
 
 def run(probe: Probe, *, deployed_at: datetime | None = DEPLOYED) -> ProbeResult:
     async def go() -> ProbeResult:
-        async with httpx.AsyncClient() as client:
+        async with make_client() as client:  # the scheduler's client (aiohttp transport)
             return await probe.run(client, now=NOW, deployed_at=deployed_at)
 
     return asyncio.run(go())
@@ -126,6 +126,40 @@ def test_http_unreachable_is_error_not_fail() -> None:
     assert result.outcome is Outcome.ERROR
     assert result.value is None
     assert "ConnectError" in result.evidence["error"]
+
+
+def test_http_unreachable_is_the_same_error_on_plain_httpx() -> None:
+    probe = build_probe(
+        {"name": "health", "type": "http", "url": closed_port_url() + "/healthz"}, base_url=None, prometheus_url=None
+    )
+
+    async def go() -> ProbeResult:
+        async with httpx.AsyncClient() as client:
+            return await probe.run(client, now=NOW, deployed_at=None)
+
+    result = asyncio.run(go())
+    assert result.outcome is Outcome.ERROR
+    assert "ConnectError" in result.evidence["error"]
+
+
+def test_http_server_hanging_up_is_error_naming_the_disconnect() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def hang_up() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)  # read the request, then close without answering
+
+        server = threading.Thread(target=hang_up)
+        server.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/healthz"
+        result = run(build_probe({"name": "health", "type": "http", "url": url}, base_url=None, prometheus_url=None))
+        server.join(5)
+    assert result.outcome is Outcome.ERROR
+    assert result.evidence["error"].startswith("RemoteProtocolError: ")
+    assert "disconnected" in result.evidence["error"]
 
 
 def test_http_timeout_is_error(prom: FakePrometheus) -> None:
