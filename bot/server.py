@@ -16,6 +16,7 @@ from sqlalchemy import text
 from waitress import wasyncore
 from waitress.server import TcpWSGIServer, create_server
 
+from bot.alerts.inbound import pagerduty_blueprint
 from bot.api import api_blueprint
 from bot.context import AppContext
 
@@ -66,6 +67,7 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
         return jsonify(status="ready")
 
     web.register_blueprint(api_blueprint(ctx))
+    web.register_blueprint(pagerduty_blueprint(ctx))
     return web
 
 

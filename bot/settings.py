@@ -58,6 +58,7 @@ class Settings:
     pagerduty_routing_key: SecretStr | None = None
     opsgenie_api_key: SecretStr | None = None
     paging_webhook_secret: SecretStr | None = None
+    pagerduty_webhook_secret: SecretStr | None = None
     rollback_webhook_secret: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 3000
@@ -145,6 +146,7 @@ class Settings:
                 self.pagerduty_routing_key,
                 self.opsgenie_api_key,
                 self.paging_webhook_secret,
+                self.pagerduty_webhook_secret,
                 self.rollback_webhook_secret,
             )
             if s is not None
@@ -227,6 +229,7 @@ def _assemble(config: DeployConfig, env: EnvValues, config_path: str | None) -> 
         pagerduty_routing_key=env.pagerduty_routing_key,
         opsgenie_api_key=env.opsgenie_api_key,
         paging_webhook_secret=env.paging_webhook_secret,
+        pagerduty_webhook_secret=env.pagerduty_webhook_secret,
         rollback_webhook_secret=env.rollback_webhook_secret,
         host=env.host,
         port=env.port,

@@ -507,3 +507,63 @@ def test_two_replicas_page_once(db_url: str, clock: ManualClock, pd: FakePagerDu
         for t in threads:
             t.join(timeout=20)
         assert len(triggers(pd)) == 2 and pages(two) == [(0, "UOPS"), (1, "ULEAD")]
+
+
+def _pd_webhook(bot: Bot, secret: str, event_type: str, key: str, *, signature: str | None = None) -> Any:
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+
+    body = json.dumps(
+        {
+            "event": {
+                "id": f"evt-{event_type}",
+                "event_type": event_type,
+                "resource_type": "incident",
+                "agent": {"type": "user_reference", "summary": "Jane Oncall"},
+                "data": {"id": "Q1", "type": "incident", "incident_key": key, "status": event_type.split(".")[1]},
+            }
+        }
+    ).encode()
+    sig = signature or "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return httpx.post(
+        f"{bot.stack.url}/api/pagerduty/webhook",
+        content=body,
+        headers={"Content-Type": "application/json", "X-PagerDuty-Signature": f"v1=stale, {sig}"},
+    )
+
+
+def test_acknowledged_in_pagerduty_updates_slack(db_url: str, clock: ManualClock, pd: FakePagerDuty) -> None:
+    secret = "pd-webhook-secret"
+    with running_bot(
+        db_url,
+        clock=clock,
+        extensions=[alerting.extension(policy=FAST)],
+        env={**ENV, "PAGERDUTY_WEBHOOK_SECRET": secret},
+        **config(pd, None),
+    ) as bot:
+        run_id = deployed_run(bot)
+        feed = Verdicts(bot, clock, run_id)
+        feed.feed(0.3)
+        feed.feed(0.3)
+        bot.settle()
+        assert pd.incident(KEY) is not None
+        forged = _pd_webhook(bot, "not-the-secret", "incident.acknowledged", KEY)
+        assert forged.status_code == 401
+        with bot.stack.ctx.db.read() as s:
+            assert s.scalars(select(Alert.state)).one() == AlertState.OPEN
+        calls_before = len(pd.requests)
+        resp = _pd_webhook(bot, secret, "incident.acknowledged", KEY)
+        assert resp.json()["status"] == "applied"
+        bot.settle()
+        with bot.stack.ctx.db.read() as s:
+            alert = s.scalars(select(Alert)).one()
+            assert (alert.state, alert.acknowledged_by) == (AlertState.ACKNOWLEDGED, "pagerduty:Jane Oncall")
+        shown = blocks_text(alert_messages(bot)[0])
+        assert "alert_ack" not in shown and "Jane Oncall" in shown
+        assert len(pd.requests) == calls_before  # PagerDuty is not told what it told us
+        assert _pd_webhook(bot, secret, "incident.acknowledged", KEY).json()["status"] == "unchanged"
+        assert _pd_webhook(bot, secret, "incident.resolved", KEY).json()["state"] == AlertState.RESOLVED
+        assert _pd_webhook(bot, secret, "incident.annotated", KEY).json()["status"] == "ignored"

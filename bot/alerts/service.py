@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.alerts.roster import OnCall, at_level, has_next
 from bot.alerts.triggers import AlertSpec
 from bot.paging.base import ChainResult, dedup_key_for
+from bot.render.text import mention
 from bot.services import audit, messages
 from bot.store.models import Alert, AlertState, Deployment, Page, Source
 
@@ -239,9 +240,9 @@ def _change(alert: Alert, *, changed: bool, note: str = "") -> AlertChange:
 
 def _whois(alert: Alert) -> str:
     if alert.state == AlertState.ACKNOWLEDGED:
-        return f"already acknowledged by <@{alert.acknowledged_by}>"
+        return f"already acknowledged by {mention(alert.acknowledged_by)}"
     if alert.state == AlertState.RESOLVED:
-        return f"already resolved by {alert.resolved_by}"
+        return f"already resolved by {mention(alert.resolved_by)}"
     return "open"
 
 

@@ -31,6 +31,7 @@ class EnvValues:
     pagerduty_routing_key: SecretStr | None = None
     opsgenie_api_key: SecretStr | None = None
     paging_webhook_secret: SecretStr | None = None
+    pagerduty_webhook_secret: SecretStr | None = None  # verifies PagerDuty's V3 webhooks to us
     rollback_webhook_secret: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 3000
@@ -100,6 +101,7 @@ def read_env(env: Mapping[str, str], *, require_slack: bool) -> tuple[EnvValues,
         pagerduty_routing_key=_secret(env, "PAGERDUTY_ROUTING_KEY"),
         opsgenie_api_key=_secret(env, "OPSGENIE_API_KEY"),
         paging_webhook_secret=_secret(env, "PAGING_WEBHOOK_SECRET"),
+        pagerduty_webhook_secret=_secret(env, "PAGERDUTY_WEBHOOK_SECRET"),
         rollback_webhook_secret=_secret(env, "ROLLBACK_WEBHOOK_SECRET"),
         host=host,
         port=port,
