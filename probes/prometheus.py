@@ -6,6 +6,7 @@ It does not judge thresholds: a value is a PASS measurement; probes/analysis.py 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 import time
@@ -98,9 +99,9 @@ class PrometheusProbe:
     timeout_s: float = 5.0
     critical: bool = False
 
-    @property
-    def endpoint(self) -> str:
-        return self.prometheus_url.rstrip("/") + "/api/v1/query"
+    @functools.cached_property
+    def endpoint(self) -> httpx.URL:
+        return httpx.URL(self.prometheus_url.rstrip("/") + "/api/v1/query")
 
     async def instant(self, client: httpx.AsyncClient, role: str, query: str, at: datetime) -> QueryAnswer:
         ts = round(at.timestamp(), 3)
@@ -155,7 +156,7 @@ class PrometheusProbe:
         answers = {a.role: a for a in await asyncio.gather(*asks)}
         main = answers["value"]
         evidence: dict[str, Any] = {
-            "url": self.endpoint,
+            "url": str(self.endpoint),
             "query": self.query,
             "queries": [a.to_evidence() for a in answers.values()],
         }

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import math
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ import yarl
 
 from probes.base import Probe, ProbeResult, describe_error, error_result
 
+KEEPALIVE_S = 120.0  # keep idle connections past the 60 s metrics interval (targets may close them sooner)
 PROBES_PER_CLIENT = 25  # see client_count
 
 
@@ -105,6 +107,13 @@ def as_httpx_error(exc: BaseException) -> httpx.TransportError | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
+def _aiohttp_url(url: str) -> yarl.URL:
+    """httpx has already percent-encoded it. Cached: probes hit the same URLs every round, and yarl's
+    parsing (host validation) is the largest single cost of a request here."""
+    return yarl.URL(url, encoded=True)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx's API over aiohttp, which parses HTTP in C: ~3x less CPU per request than httpcore.
 
@@ -113,14 +122,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     100 when httpx's limit is None, and it reports refused connections and disconnects as ConnectTimeout.
     """
 
-    def __init__(self, *, verify: ssl.SSLContext | None = None) -> None:
+    def __init__(self, *, verify: ssl.SSLContext | None = None, keepalive_s: float = KEEPALIVE_S) -> None:
         self._ssl = verify
+        self._keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # created on first use, inside the running loop
             # limit=0: no cap (run_probes' semaphore bounds probes). Cookies, redirects, decompression: httpx's.
-            connector = aiohttp.TCPConnector(limit=0, ssl=self._ssl if self._ssl is not None else True)
+            connector = aiohttp.TCPConnector(
+                limit=0, ssl=self._ssl if self._ssl is not None else True, keepalive_timeout=self._keepalive_s
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
             )
@@ -134,7 +146,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             async with self.session().request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),  # httpx has already percent-encoded it
+                _aiohttp_url(str(request.url)),
                 headers=request.headers.multi_items(),
                 data=(await request.aread()) or None,
                 allow_redirects=False,
@@ -181,6 +193,62 @@ def make_client(*, concurrency: int = 50, transport: httpx.AsyncBaseTransport | 
 def ssl_context() -> ssl.SSLContext:
     """One shared context (httpx's default): loading the CA bundle costs ~20 ms per client otherwise."""
     return httpx.create_ssl_context()
+
+
+class ProbeLoop:
+    """A long-lived event loop thread and its clients, so rounds after the first reuse open connections.
+
+    The scheduler thread hands each round over and waits for the results; `close()` ends the loop.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._clients: list[httpx.AsyncClient] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="probe-loop", daemon=True)
+        self._thread.start()
+
+    def run(
+        self,
+        jobs: Sequence[tuple[Probe, datetime | None]],
+        *,
+        now: datetime,
+        concurrency: int,
+        timeout_s: float,
+    ) -> list[ProbeResult]:
+        """Run (probe, deployed_at) pairs with bounded concurrency; results in input order."""
+        if not jobs:
+            return []
+        round_ = self._round(jobs, now=now, concurrency=concurrency, timeout_s=timeout_s)
+        return asyncio.run_coroutine_threadsafe(round_, self._loop).result()
+
+    async def _round(
+        self, jobs: Sequence[tuple[Probe, datetime | None]], *, now: datetime, concurrency: int, timeout_s: float
+    ) -> list[ProbeResult]:
+        need = client_count(len(jobs), concurrency)
+        while len(self._clients) < need:
+            self._clients.append(make_client(concurrency=PROBES_PER_CLIENT, transport=self._transport))
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(i: int, probe: Probe, deployed_at: datetime | None) -> ProbeResult:
+            async with gate:
+                client = self._clients[i % need]
+                return await run_one(probe, client=client, now=now, deployed_at=deployed_at, timeout_s=timeout_s)
+
+        return list(await asyncio.gather(*(one(i, p, d) for i, (p, d) in enumerate(jobs))))
+
+    async def _aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+        self._clients = []
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._aclose(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
 
 
 @contextlib.asynccontextmanager

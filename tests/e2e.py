@@ -213,6 +213,11 @@ class Bot:
         self.settle()
         return resp
 
+    def wait_ephemeral(self, user: str, needle: str) -> str:
+        """The ephemeral message to `user` containing `needle`, once it has arrived (sent after the ack)."""
+        found: str = eventually(lambda: next((t for t in self.ephemeral_texts(user) if needle in t), ""))
+        return found
+
     def ephemeral_texts(self, user: str) -> list[str]:
         self.settle()
         return [m.get("text", "") for m in self.emu.ephemerals(user)]

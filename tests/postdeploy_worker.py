@@ -37,7 +37,8 @@ def main(argv: list[str]) -> int:
     db_url, base_url, instance = argv
     settings = build_settings(config(base_url), {"DATABASE_URL": db_url}, require_slack=False)
     ctx = build_context(settings, db=Database(db_url))
-    scheduler = PostdeployScheduler(ctx, PostDeploy(ctx, instance=instance), tick_every_s=0.25, elect_every_s=0.2)
+    service = PostDeploy(ctx, instance=instance)
+    scheduler = PostdeployScheduler(ctx, service, tick_every_s=0.25, elect_every_s=0.2)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start()
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
             role = now
             print(role, flush=True)
     scheduler.stop()
+    service.close()
     ctx.db.dispose()
     return 0
 

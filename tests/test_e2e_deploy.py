@@ -65,7 +65,7 @@ def test_abort_button_asks_for_a_reason(bot: Bot) -> None:
         selected_options=["done"],
         stale_blocks=before["blocks"],
     )
-    assert any("aborted" in t for t in eventually(lambda: bot.ephemeral_texts("UX")))
+    assert bot.wait_ephemeral("UX", "aborted")
     with bot.stack.ctx.db.read() as s:
         assert not s.scalars(select(AuditEntry).where(AuditEntry.subject == key, AuditEntry.actor == "UX")).all()
 

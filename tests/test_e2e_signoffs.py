@@ -44,8 +44,7 @@ def _tick_all_required(bot: Bot, run_id: int) -> None:
 def test_non_approver_is_refused_and_the_attempt_recorded(bot: Bot) -> None:
     run_id = bot.start_run()
     bot.click_parent(run_id, "sign", "UX", "security-team")
-    texts = eventually(lambda: bot.ephemeral_texts("UX"))
-    assert any("not an approver for Security Team" in t for t in texts)
+    assert bot.wait_ephemeral("UX", "not an approver for Security Team")
     assert bot.emu.open_views("UX") == []
     refused = _refusals(bot, run_id)
     assert [(r.actor, r.subject) for r in refused] == [("UX", "security-team")]
@@ -55,8 +54,7 @@ def test_non_approver_is_refused_and_the_attempt_recorded(bot: Bot) -> None:
 def test_final_authorisation_waits_for_items_and_other_roles(bot: Bot) -> None:
     run_id = bot.start_run()
     bot.click_parent(run_id, "sign", "UDM", "deployment-manager")
-    texts = eventually(lambda: bot.ephemeral_texts("UDM"))
-    assert any("waits for" in t for t in texts)
+    assert bot.wait_ephemeral("UDM", "waits for")
     assert _signoffs(bot, run_id)["deployment-manager"][0] == SignoffState.PENDING
 
 
@@ -73,12 +71,12 @@ def test_separation_of_duties(db_url: str) -> None:
         run_id = bot.start_run(user="URM")
         bot.sign(run_id, "security-team", "USEC")
         bot.click_parent(run_id, "sign", "USEC", "devops-team")
-        assert any("one person cannot sign two roles" in t for t in eventually(lambda: bot.ephemeral_texts("USEC")))
+        assert bot.wait_ephemeral("USEC", "one person cannot sign two roles")
         _tick_all_required(bot, run_id)
         for role, user in ROLE_SIGNERS[1:]:
             bot.sign(run_id, role, user)
         bot.click_parent(run_id, "sign", "URM", "deployment-manager")
-        assert any("someone else must give its final" in t for t in eventually(lambda: bot.ephemeral_texts("URM")))
+        assert bot.wait_ephemeral("URM", "someone else must give its final")
         bot.sign(run_id, "deployment-manager", "UDM")
         assert _signoffs(bot, run_id)["deployment-manager"] == (SignoffState.SIGNED, "UDM")
         assert len(_refusals(bot, run_id)) == 2
@@ -109,7 +107,7 @@ def test_revoke_only_by_signer(bot: Bot) -> None:
     bot.sign(run_id, "security-team", "USEC", comment="checked the scan")
     assert "checked the scan" in str(bot.parent(run_id)["blocks"])
     bot.click_parent(run_id, "revoke", "UOPS", "security-team")
-    assert any("Only the person who signed" in t for t in eventually(lambda: bot.ephemeral_texts("UOPS")))
+    assert bot.wait_ephemeral("UOPS", "Only the person who signed")
     bot.click_parent(run_id, "revoke", "USEC", "security-team")
     eventually(lambda: _signoffs(bot, run_id)["security-team"][0] == SignoffState.REVOKED)
 

@@ -140,7 +140,8 @@ def test_scheduler_keeps_one_stable_job_in_the_persistent_store(db_url: str, dem
     try:
         deployed_run(ctx)
         for name in ("x", "y"):  # a restart: new scheduler objects on the same database
-            scheduler = PostdeployScheduler(ctx, PostDeploy(ctx, instance=name), tick_every_s=0.2, elect_every_s=0.1)
+            service = PostDeploy(ctx, instance=name)
+            scheduler = PostdeployScheduler(ctx, service, tick_every_s=0.2, elect_every_s=0.1)
             scheduler.start()
             try:
                 assert scheduler.is_leader
@@ -150,6 +151,7 @@ def test_scheduler_keeps_one_stable_job_in_the_persistent_store(db_url: str, dem
                 assert jobs == [JOB_ID]
             finally:
                 scheduler.stop()
+                service.close()
             assert not scheduler.is_leader
     finally:
         ctx.db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,7 +77,7 @@ class Harness:
         ctx.on_deployed.append(pd.on_deployed)
         ctx.on_verdicts.append(lambda _run, evs: self.verdicts.extend(evs))
         self.holder.append(pd)
-        return lambda: None
+        return pd.close
 
     @property
     def pd(self) -> PostDeploy:
@@ -212,20 +213,20 @@ def test_downtime_runs_each_missed_job_once(db_url: str, demo: DemoService, prom
     ctx = make_ctx(db_url, clock, service_config(demo, prom))
     try:
         run_id = deployed_run(ctx)
-        pd = PostDeploy(ctx, instance="a")
-        clock.advance(minutes=1, seconds=1)
-        assert [j for _, j, _ in pd.tick().ran] == ["metrics"]
-        clock.advance(minutes=10)  # "down" for ten minutes
-        report = pd.tick()
-        assert sorted(j for _, j, _ in report.ran) == ["metrics", "smoke"]
-        assert len(report.skipped) == 9 + 1  # metrics +2..+10 min, smoke +5 min
-        assert pd.tick().ran == []  # nothing twice
-        rows = slots(ctx.db, run_id)
-        assert by_status(rows, "metrics", "done") == 2 and by_status(rows, "metrics", "skipped") == 9
-        assert by_status(rows, "smoke", "done") == 1 and by_status(rows, "smoke", "skipped") == 1
-        with ctx.db.read() as s:
-            evaluations = s.scalars(select(RuleStateRow).where(RuleStateRow.rule == "error_rate")).one().state
-        assert evaluations["evaluations"] == 2
+        with closing(PostDeploy(ctx, instance="a")) as pd:
+            clock.advance(minutes=1, seconds=1)
+            assert [j for _, j, _ in pd.tick().ran] == ["metrics"]
+            clock.advance(minutes=10)  # "down" for ten minutes
+            report = pd.tick()
+            assert sorted(j for _, j, _ in report.ran) == ["metrics", "smoke"]
+            assert len(report.skipped) == 9 + 1  # metrics +2..+10 min, smoke +5 min
+            assert pd.tick().ran == []  # nothing twice
+            rows = slots(ctx.db, run_id)
+            assert by_status(rows, "metrics", "done") == 2 and by_status(rows, "metrics", "skipped") == 9
+            assert by_status(rows, "smoke", "done") == 1 and by_status(rows, "smoke", "skipped") == 1
+            with ctx.db.read() as s:
+                evaluations = s.scalars(select(RuleStateRow).where(RuleStateRow.rule == "error_rate")).one().state
+            assert evaluations["evaluations"] == 2
     finally:
         ctx.db.dispose()
 
@@ -240,23 +241,23 @@ def test_restart_keeps_counters_and_does_not_rerun_done_slots(
     deployed_run(first)
     crossed: list[str] = []
     try:
-        pd = PostDeploy(first, instance="a")
-        for _ in range(2):
-            clock.advance(minutes=1)
-            pd.tick()
+        with closing(PostDeploy(first, instance="a")) as pd:
+            for _ in range(2):
+                clock.advance(minutes=1)
+                pd.tick()
     finally:
         first.db.dispose()
     second = make_ctx(db_url, clock, config)  # a new process: new context, new service objects
     second.on_verdicts.append(lambda _r, evs: crossed.extend(e.rule.name for e in evs if e.verdict.crossed_now))
     try:
-        pd2 = PostDeploy(second, instance="b")
-        assert pd2.tick().ran == []  # the +2 min slot is done already
-        clock.advance(minutes=1)
-        assert [j for _, j, _ in pd2.tick().ran] == ["metrics"]
-        assert crossed == ["error_rate"]  # third failure in a row: the counter survived the restart
-        with second.db.read() as s:
-            claimed = dict(s.execute(select(ProbeRun.claimed_by, func.count()).group_by(ProbeRun.claimed_by)).all())
-        assert claimed == {"a": 2, "b": 1}
+        with closing(PostDeploy(second, instance="b")) as pd2:
+            assert pd2.tick().ran == []  # the +2 min slot is done already
+            clock.advance(minutes=1)
+            assert [j for _, j, _ in pd2.tick().ran] == ["metrics"]
+            assert crossed == ["error_rate"]  # third failure in a row: the counter survived the restart
+            with second.db.read() as s:
+                claimed = dict(s.execute(select(ProbeRun.claimed_by, func.count()).group_by(ProbeRun.claimed_by)).all())
+            assert claimed == {"a": 2, "b": 1}
     finally:
         second.db.dispose()
 
@@ -268,18 +269,18 @@ def test_final_report_closes_the_run_and_summaries_are_never_dropped(
     ctx = make_ctx(db_url, clock, service_config(demo, prom))
     try:
         run_id = deployed_run(ctx)
-        pd = PostDeploy(ctx, instance="a")
-        clock.advance(days=8)  # down for the whole week
-        ran = [j for _, j, _ in pd.tick().ran]
-        assert ran == ["summary-1h", "summary-24h", "daily", "report-7d"]
-        with ctx.db.read() as s:
-            run = s.get(Deployment, run_id)
-            assert run is not None and run.state == RunState.CLOSED
-        found = items(ctx.db, run_id)
-        assert found["monitor-error-rates"].state == "open"  # no measurement in the first hour: not ticked
-        rows = slots(ctx.db, run_id)
-        assert by_status(rows, "metrics", "skipped") == 60 and by_status(rows, "trend", "skipped") == 24
-        assert pd.tick().ran == []  # closed: nothing more
+        with closing(PostDeploy(ctx, instance="a")) as pd:
+            clock.advance(days=8)  # down for the whole week
+            ran = [j for _, j, _ in pd.tick().ran]
+            assert ran == ["summary-1h", "summary-24h", "daily", "report-7d"]
+            with ctx.db.read() as s:
+                run = s.get(Deployment, run_id)
+                assert run is not None and run.state == RunState.CLOSED
+            found = items(ctx.db, run_id)
+            assert found["monitor-error-rates"].state == "open"  # no measurement in the first hour: not ticked
+            rows = slots(ctx.db, run_id)
+            assert by_status(rows, "metrics", "skipped") == 60 and by_status(rows, "trend", "skipped") == 24
+            assert pd.tick().ran == []  # closed: nothing more
     finally:
         ctx.db.dispose()
 
@@ -290,17 +291,17 @@ def test_baseline_is_queried_once_per_run_then_cached(db_url: str, demo: DemoSer
     try:
         run_id = deployed_run(ctx)
         deployed_ts = round(clock.now().timestamp(), 3)
-        pd = PostDeploy(ctx, instance="a")
-        for _ in range(3):
-            clock.advance(minutes=1)
-            pd.tick()
-        asked = [q for q in prom.queries if q.query == LAT_Q]
-        assert len(asked) == 3 + 1 and sum(q.time == deployed_ts for q in asked) == 1
-        with ctx.db.read() as s:
-            results = s.scalars(select(ProbeRun.results).where(ProbeRun.deployment_id == run_id)).all()
-        latency = [r for rows in results for r in rows or [] if r["rule"] == "latency_p95"]
-        assert [r["baseline"] for r in latency] == [0.2, 0.2, 0.2] and latency[-1]["result"]["evidence"][
-            "baseline_cached"
-        ]
+        with closing(PostDeploy(ctx, instance="a")) as pd:
+            for _ in range(3):
+                clock.advance(minutes=1)
+                pd.tick()
+            asked = [q for q in prom.queries if q.query == LAT_Q]
+            assert len(asked) == 3 + 1 and sum(q.time == deployed_ts for q in asked) == 1
+            with ctx.db.read() as s:
+                results = s.scalars(select(ProbeRun.results).where(ProbeRun.deployment_id == run_id)).all()
+            latency = [r for rows in results for r in rows or [] if r["rule"] == "latency_p95"]
+            assert [r["baseline"] for r in latency] == [0.2, 0.2, 0.2] and latency[-1]["result"]["evidence"][
+                "baseline_cached"
+            ]
     finally:
         ctx.db.dispose()

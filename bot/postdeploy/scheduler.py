@@ -145,4 +145,9 @@ def postdeploy_extension(ctx: AppContext) -> Callable[[], None]:
     service = PostDeploy(ctx, instance=instance_name())
     ctx.on_deployed.append(service.on_deployed)
     scheduler = PostdeployScheduler(ctx, service).start()
-    return scheduler.stop
+
+    def stop() -> None:
+        scheduler.stop()
+        service.close()
+
+    return stop

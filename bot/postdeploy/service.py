@@ -6,7 +6,6 @@ a ManualClock. Every slot is claimed by inserting its ProbeRun row first, so it 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,7 @@ from bot.services.checklist import set_item
 from bot.store.models import ChecklistItem, Deployment, ItemState, ProbeRun, RuleStateRow, RunState, Source
 from probes.analysis import RuleState, evaluate
 from probes.base import Probe, ProbeResult
-from probes.runner import client_count, client_pool, run_one
+from probes.runner import ProbeLoop
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +120,18 @@ class PostDeploy:
         self.transport = transport
         self._checks: dict[str, Checks] = {}
         self._baselines: dict[tuple[int, str], float] = {}  # (run id, probe) -> baseline, fixed after deploy
+        self._probe_loop: ProbeLoop | None = None
+
+    def probe_loop(self) -> ProbeLoop:
+        """Started on first use and kept: later rounds reuse the connections the first one opened."""
+        if self._probe_loop is None:
+            self._probe_loop = ProbeLoop(transport=self.transport)
+        return self._probe_loop
+
+    def close(self) -> None:
+        if self._probe_loop is not None:
+            self._probe_loop.close()
+            self._probe_loop = None
 
     # --- wiring ----------------------------------------------------------------------------------------
     def checks(self, service: str) -> Checks:
@@ -228,25 +239,13 @@ class PostDeploy:
         flat = [(u, p) for u in units for p in u.probes]
         if not flat:
             return
-        concurrency = self.ctx.settings.config.probe_concurrency
-
-        async def main() -> list[ProbeResult]:
-            gate = asyncio.Semaphore(concurrency)
-            async with client_pool(client_count(len(flat), concurrency), transport=self.transport) as clients:
-
-                async def one(i: int, unit: _Unit, probe: Probe) -> ProbeResult:
-                    async with gate:
-                        return await run_one(
-                            probe,
-                            client=clients[i % len(clients)],
-                            now=now,
-                            deployed_at=unit.run.deployed_at,
-                            timeout_s=PROBE_TIMEOUT_S,
-                        )
-
-                return list(await asyncio.gather(*(one(i, u, p) for i, (u, p) in enumerate(flat))))
-
-        for (unit, _), result in zip(flat, asyncio.run(main()), strict=True):
+        results = self.probe_loop().run(
+            [(p, u.run.deployed_at) for u, p in flat],
+            now=now,
+            concurrency=self.ctx.settings.config.probe_concurrency,
+            timeout_s=PROBE_TIMEOUT_S,
+        )
+        for (unit, _), result in zip(flat, results, strict=True):
             unit.results.append(self._with_baseline(unit.run.id, result))
 
     def _with_baseline(self, run_id: int, result: ProbeResult) -> ProbeResult:
