@@ -70,7 +70,7 @@ def serve_bot(api_url: str, db_url: str, conn: Connection) -> None:
     conn.send(f"{stack.url}/slack/events")
     while (cmd := conn.recv()) != "stop":
         if cmd == "flush":
-            conn.send(stack.ctx.updater.flush(timeout=30))
+            conn.send(stack.ctx.settle(timeout=30))
     stack.stop()
 
 

@@ -53,6 +53,7 @@ def create_app(ctx: AppContext) -> App:
         process_before_response=False,
         request_verification_enabled=not settings.socket_mode,
         raise_error_for_unhandled_request=False,
+        listener_executor=ctx.listeners,
     )
     commands.register(app, ctx)
     actions.register(app, ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,12 +16,13 @@ from bot.config.schema import Audience
 from bot.postdeploy.types import LeaderTask, VerdictHook
 from bot.render.run import readiness_notice
 from bot.services import messages
-from bot.services.runs import Changed, get_run
+from bot.services.runs import Changed, get_run, settle_readiness
 from bot.settings import Settings
 from bot.slack.gateway import Gateway
 from bot.slack.updater import MessageUpdater
 from bot.store.db import Database
 from bot.store.models import ChecklistItem
+from bot.workers import ListenerPool
 
 if TYPE_CHECKING:
     from bot.alerts.engine import Alerting
@@ -43,6 +45,7 @@ class AppContext:
     on_incident: list[IncidentHook] = field(default_factory=list)
     on_verdicts: list[VerdictHook] = field(default_factory=list)
     leader_tasks: list[LeaderTask] = field(default_factory=list)
+    listeners: ListenerPool = field(default_factory=ListenerPool)  # Bolt's listener threads
     alerting: Alerting | None = None  # set while the alerting extension runs (its listeners reach it here)
 
     def template(self, name: str | None = None) -> Template:
@@ -72,11 +75,29 @@ class AppContext:
             ids = messages.mark_dirty(s, deployment_id=item.deployment_id, kind=kind, key_prefix=f"{item.section_key}#")
         self.updater.notify(ids)
 
+    def settle(self, timeout: float = 15.0) -> bool:
+        """Wait until listeners have finished their after-ack work and every message update is out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.listeners.wait_idle(left):
+                return False
+            if not self.updater.flush(max(0.0, deadline - time.monotonic())):
+                return False
+            if self.listeners.wait_idle(0):  # nothing new started while the updates went out
+                return True
+
     def after_change(self, changed: Changed) -> None:
-        """After ack(): queue message updates and tell the channel when readiness flipped."""
+        """After the change committed (and the ack): settle readiness, telling the channel when it flipped,
+        then queue the message updates."""
         if changed.duplicate:
             return
+        if changed.touch:
+            with self.db.single_statement() as s:
+                changed.message_ids += messages.touch(s, deployment_id=changed.deployment_id, which=changed.touch)
         self.updater.notify(changed.message_ids)
+        with self.db.write() as s:
+            changed.ready_flipped = settle_readiness(s, changed.deployment_id, now=self.clock.now())
         if changed.ready_flipped is not None:
             with self.db.read() as s:
                 run = get_run(s, changed.deployment_id)

@@ -74,8 +74,9 @@ class BotStack:
         self.server.stop()
         for stop in reversed(self._stops):
             stop()
-        self.ctx.updater.flush(timeout=5)
+        self.ctx.settle(timeout=5)
         self.ctx.updater.stop()
+        self.ctx.listeners.shutdown(wait=True)
         self.ctx.db.dispose()
 
     def __enter__(self) -> BotStack:

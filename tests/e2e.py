@@ -111,7 +111,7 @@ class Bot:
         self.stack = stack
 
     def settle(self) -> None:
-        assert self.stack.ctx.updater.flush(timeout=15), "message updates did not settle"
+        assert self.stack.ctx.settle(timeout=15), "listeners and message updates did not settle"
 
     def wait_calls(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
         """Work after ack() runs in Bolt's listener threads: wait until Slack has seen it."""

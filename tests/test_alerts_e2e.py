@@ -314,6 +314,7 @@ def test_retries_429_and_500_and_reports_400_in_thread(db_url: str, clock: Manua
         db_url, clock=clock, extensions=[alerting.extension(policy=FAST)], env=ENV, **config(pd, None)
     ) as bot:
         run_id = deployed_run(bot)
+        eventually(bot, lambda: pd.change_events)  # the deploy's change event goes first, unfaulted
         pd.fail_next(429, retry_after=0)
         pd.fail_next(500)
         feed = Verdicts(bot, clock, run_id)

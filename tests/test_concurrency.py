@@ -109,3 +109,34 @@ def test_redelivered_request_counts_once_even_concurrently(database: Database) -
     with database.read() as s:
         assert len([e for e in entries(s, run_id) if e.subject == key]) == 1
         assert s.scalars(select(1)).first() == 1
+
+
+def test_last_two_ticks_at_once_flip_readiness_exactly_once(database: Database) -> None:
+    from bot.services.runs import settle_readiness
+    from bot.store.models import AuditEntry, Deployment, Signoff, SignoffState
+
+    run_id = _start(database)
+    with database.write() as s:
+        run = get_run(s, run_id)
+        required = [i.key for i in run.items if i.phase == "pre" and i.required and i.state == ItemState.OPEN]
+        for key in required[:-2]:
+            set_item(s, run_id=run_id, key=key, state=ItemState.DONE, actor="U1", now=NOW)
+        for signoff in s.scalars(select(Signoff).where(Signoff.deployment_id == run_id)):
+            signoff.state, signoff.user_id = SignoffState.SIGNED, "U9"
+    flips: list[bool | None] = []
+
+    def last(key: str) -> Callable[[], None]:
+        def go() -> None:
+            with database.write() as s:
+                set_item(s, run_id=run_id, key=key, state=ItemState.DONE, actor="U2", now=NOW)
+            with database.write() as s:  # what AppContext.after_change does once the tick committed
+                flips.append(settle_readiness(s, run_id, now=NOW))
+
+        return go
+
+    assert _together([last(required[-2]), last(required[-1])]) == []
+    assert sorted(flips, key=str) == [None, True]
+    with database.read() as s:
+        assert s.get_one(Deployment, run_id).ready is True
+        kinds = [e.kind for e in s.scalars(select(AuditEntry).where(AuditEntry.deployment_id == run_id))]
+    assert kinds.count("readiness") == 1

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.render.limits import message_problems
 from bot.sandbox.driver import interactivity_body
 from bot.store.models import AuditEntry, ChecklistItem, Deployment, ItemState
-from tests.e2e import CHANNEL, ROLE_SIGNERS, Bot, running_bot
+from tests.e2e import CHANNEL, ROLE_SIGNERS, Bot, eventually, running_bot
 
 
 @pytest.fixture
@@ -139,5 +139,9 @@ def test_full_flow_to_ready(bot: Bot) -> None:
     assert "READY FOR DEPLOYMENT" in bot.parent(run_id)["text"]
     notices = [m["text"] for m in bot.channel_messages() if "is *READY FOR DEPLOYMENT*" in m.get("text", "")]
     assert len(notices) == 1
-    with bot.stack.ctx.db.read() as s:
-        assert s.get(Deployment, run_id).ready is True  # type: ignore[union-attr]
+
+    def stored_ready() -> bool:
+        with bot.stack.ctx.db.read() as s:
+            return bool(s.get_one(Deployment, run_id).ready)
+
+    assert eventually(stored_ready)

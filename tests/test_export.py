@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.export import display_name, export_filename, export_run, format_detail, render_export
 from bot.services.audit import entries
 from bot.services.checklist import set_item
-from bot.services.runs import abort_run, get_run, mark_deployed, start_run
+from bot.services.runs import abort_run, get_run, mark_deployed, settle_readiness, start_run
 from bot.services.signoffs import revoke, sign
 from bot.store.db import Database
 from bot.store.models import AuditEntry, Deployment, Source
@@ -279,6 +279,8 @@ def test_ready_and_deployed_run(database: Database, template: Template) -> None:
                 sign(s, run_id=run_id, role_key=role.key, actor=signers[n], now=at(2 + n), is_approver=anyone).refused
                 is None
             )
+    with database.write() as s:  # what the app does after each change commits (AppContext.after_change)
+        assert settle_readiness(s, run_id, now=at(7)) is True
     with database.write() as s:
         mark_deployed(s, run_id=run_id, actor="U0ERIN", now=at(20))
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.errors import Conflict, NotFound, UserError
 from bot.services import audit, messages
 from bot.services.readiness import gates_ready, is_resolved
-from bot.services.runs import Changed, lock_run, refresh_readiness
+from bot.services.runs import Changed, lock_run
 from bot.services.signoffs import stale_signoffs
 from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Source
 
@@ -59,6 +59,9 @@ def set_item(
     if item is None:
         raise NotFound(f"That checklist item ({key or item_id}) does not exist in this run.")
     changed = Changed(deployment_id=item.deployment_id)
+    run_state = db_session.scalar(select(Deployment.state).where(Deployment.id == item.deployment_id))
+    if run_state not in EDITABLE:
+        raise Conflict(f"Run #{item.deployment_id} is {run_state}; its checklist can no longer change.")
     old = item.state
     was_resolved = is_resolved(item)
     item.state = state
@@ -86,16 +89,13 @@ def set_item(
         detail=detail or None,
         request_id=request_id,
     )
-    db_session.flush()
-    run = lock_run(db_session, item.deployment_id)
-    if run.state not in EDITABLE:  # raising rolls the whole change back
-        raise Conflict(f"Run #{run.id} is {run.state}; its checklist can no longer change.")
-    unresolved_gate = was_resolved and not is_resolved(item) and gates_ready(item)
-    if unresolved_gate and stale_signoffs(db_session, run.id, now=now, because=item.key):
-        changed.notes.append("stale")
+    # Un-ticking a required item voids sign-offs: ordered against signing by the run's lock.
+    if was_resolved and not is_resolved(item) and gates_ready(item):
+        lock_run(db_session, item.deployment_id, shared=True)
+        if stale_signoffs(db_session, item.deployment_id, now=now, because=item.key):
+            changed.notes.append("stale")
+    # The item's message and the run message are marked dirty after the commit (AppContext.after_change):
+    # every click of a run would otherwise queue on those shared rows while its transaction finishes.
     kind = messages.ROLLBACK if item.phase == "rollback" else messages.SECTION
-    changed.message_ids += messages.mark_dirty(
-        db_session, deployment_id=run.id, kind=kind, key_prefix=f"{item.section_key}#"
-    )
-    refresh_readiness(db_session, run, changed, now=now)
+    changed.touch += [(kind, f"{item.section_key}#"), (messages.PARENT, None)]
     return changed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import SlackMessage
@@ -26,15 +26,46 @@ def ensure_message(db_session: Session, *, deployment_id: int, kind: str, key: s
     return msg
 
 
-def mark_dirty(db_session: Session, *, deployment_id: int, kind: str, key_prefix: str | None = None) -> list[int]:
-    """Bump the dirty counter in the caller's transaction; returns the ids to hand to the updater."""
-    cond = [SlackMessage.deployment_id == deployment_id, SlackMessage.kind == kind]
+def mark_dirty(
+    db_session: Session,
+    *,
+    deployment_id: int,
+    kind: str,
+    key_prefix: str | None = None,
+) -> list[int]:
+    """Bump the dirty counter in the caller's transaction (one statement); the ids go to the updater."""
+    which = SlackMessage.kind == kind
     if key_prefix is not None:
-        cond.append(SlackMessage.key.startswith(key_prefix, autoescape=True))
-    stmt = update(SlackMessage).where(*cond).values(dirty=SlackMessage.dirty + 1).returning(SlackMessage.id)
+        which = and_(which, SlackMessage.key.startswith(key_prefix, autoescape=True))
+    stmt = (
+        update(SlackMessage)
+        .where(SlackMessage.deployment_id == deployment_id, which)
+        .values(dirty=SlackMessage.dirty + 1)
+        .returning(SlackMessage.id)
+    )
     return list(db_session.scalars(stmt, execution_options={"synchronize_session": False}))
 
 
 def messages_of(db_session: Session, deployment_id: int) -> list[SlackMessage]:
     stmt = select(SlackMessage).where(SlackMessage.deployment_id == deployment_id).order_by(SlackMessage.id)
     return list(db_session.scalars(stmt))
+
+
+def touch(db_session: Session, *, deployment_id: int, which: list[tuple[str, str | None]]) -> list[int]:
+    """Mark several (kind, key prefix) groups of a run's messages dirty in one statement (run on its own,
+    after the change it reflects committed, so it holds the shared rows for a moment only)."""
+    if not which:
+        return []
+    conds = []
+    for kind, prefix in which:
+        cond = SlackMessage.kind == kind
+        if prefix is not None:
+            cond = and_(cond, SlackMessage.key.startswith(prefix, autoescape=True))
+        conds.append(cond)
+    stmt = (
+        update(SlackMessage)
+        .where(SlackMessage.deployment_id == deployment_id, or_(*conds))
+        .values(dirty=SlackMessage.dirty + 1)
+        .returning(SlackMessage.id)
+    )
+    return list(db_session.scalars(stmt, execution_options={"synchronize_session": False}))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.checklist.model import Template
@@ -30,6 +30,8 @@ class Changed:
     ready_flipped: bool | None = None  # new readiness when it changed, else None
     notes: list[str] = field(default_factory=list)
     refused: str | None = None  # why the attempt was refused (it is still recorded)
+    # Messages to mark dirty after the commit, as (kind, key prefix): see messages.touch.
+    touch: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def start_run(
@@ -210,35 +212,51 @@ def run_readiness(db_session: Session, run: Deployment, signoffs: Sequence[Signo
     )
 
 
-def lock_run(db_session: Session, run_id: int) -> Deployment:
-    """The run row, locked for this transaction: changes to one run are serialised (readiness sees them all)."""
-    stmt = select(Deployment).where(Deployment.id == run_id).with_for_update(key_share=True)
+def lock_run(db_session: Session, run_id: int, *, shared: bool = False) -> Deployment:
+    """The run row, locked for this transaction. Sign-offs lock it exclusively; un-ticking a required item
+    locks it shared (un-ticks need not wait for each other, only for a sign-off deciding on the items)."""
+    stmt = select(Deployment).where(Deployment.id == run_id)
+    # FOR SHARE, or FOR NO KEY UPDATE (which leaves the key share that foreign-key inserts take alone)
+    stmt = stmt.with_for_update(read=True) if shared else stmt.with_for_update(key_share=True)
     run = db_session.scalars(stmt).first()
     if run is None:
         raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")
     return run
 
 
-def refresh_readiness(db_session: Session, run: Deployment, changed: Changed, *, now: datetime) -> None:
-    """Store the new readiness and tell the caller when it flipped (the channel is told)."""
-    db_session.flush()
-    open_items, unsigned = readiness_counts(db_session, run.id)
+def mark_run_changed(db_session: Session, run_id: int, changed: Changed) -> None:
+    """The run message shows progress and sign-offs: re-render it after any change."""
+    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run_id, kind=messages.PARENT)
+
+
+def settle_readiness(db_session: Session, run_id: int, *, now: datetime) -> bool | None:
+    """After a change has committed: store the run's readiness; the new value when it flipped, else None.
+
+    Run in its own transaction after every change, the last committer always sees every tick, so a flip is
+    never lost; the conditional UPDATE makes it happen exactly once, however many replicas race.
+    """
+    open_items, unsigned = readiness_counts(db_session, run_id)
     ready = open_items == 0 and unsigned == 0
-    if ready != run.ready:
-        run.ready = ready
-        changed.ready_flipped = ready
-        audit.record(
-            db_session,
-            deployment_id=run.id,
-            at=now,
-            actor="deploybot",
-            source=Source.SYSTEM,
-            kind="readiness",
-            from_state="ready" if not ready else "not_ready",
-            to_state="ready" if ready else "not_ready",
-        )
-        run.updated_at = now
-    changed.message_ids += messages.mark_dirty(db_session, deployment_id=run.id, kind=messages.PARENT)
+    flipped = db_session.scalar(
+        update(Deployment)
+        .where(Deployment.id == run_id, Deployment.ready.is_not(ready))
+        .values(ready=ready, updated_at=now)
+        .returning(Deployment.id),
+        execution_options={"synchronize_session": False},
+    )
+    if flipped is None:
+        return None
+    audit.record(
+        db_session,
+        deployment_id=run_id,
+        at=now,
+        actor="deploybot",
+        source=Source.SYSTEM,
+        kind="readiness",
+        from_state="not_ready" if ready else "ready",
+        to_state="ready" if ready else "not_ready",
+    )
+    return ready
 
 
 def abort_run(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.errors import NotFound
 from bot.services import audit
 from bot.services.readiness import compute_readiness
-from bot.services.runs import Changed, get_run, refresh_readiness
+from bot.services.runs import Changed, get_run, mark_run_changed
 from bot.store.models import Deployment, RunState, Signoff, SignoffState, Source
 
 IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
@@ -145,7 +145,7 @@ def sign(
         detail={"comment": signoff.comment} if signoff.comment else None,
         request_id=request_id,
     )
-    refresh_readiness(db_session, run, changed, now=now)
+    mark_run_changed(db_session, run.id, changed)
     return changed
 
 
@@ -187,5 +187,5 @@ def revoke(
     if not signoff.final:
         db_session.flush()
         stale_signoffs(db_session, run.id, now=now, because=f"{role_key} revoked", final_only=True)
-    refresh_readiness(db_session, run, changed, now=now)
+    mark_run_changed(db_session, run.id, changed)
     return changed

@@ -84,6 +84,17 @@ class Database:
             yield session
 
     @contextmanager
+    def single_statement(self) -> Iterator[Session]:
+        """For one statement that must not hold its row locks past itself: autocommit on PostgreSQL, so the
+        statement and its commit are one round trip; SQLite's writers are serialised anyway."""
+        if self.is_sqlite:
+            with self.write() as session:
+                yield session
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, Session(conn) as session:
+            yield session
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         with self._sessions() as session:
             yield session
