@@ -232,9 +232,11 @@ def mark_run_changed(db_session: Session, run_id: int, changed: Changed) -> None
 def settle_readiness(db_session: Session, run_id: int, *, now: datetime) -> bool | None:
     """After a change has committed: store the run's readiness; the new value when it flipped, else None.
 
-    Run in its own transaction after every change, the last committer always sees every tick, so a flip is
-    never lost; the conditional UPDATE makes it happen exactly once, however many replicas race.
+    Every change runs this in its own transaction once committed. The run's lock is taken before counting,
+    so each count sees every change committed before it: the last one always sees the final state, a flip
+    is never lost, and an older count can never flip it back. The conditional UPDATE makes it happen once.
     """
+    lock_run(db_session, run_id)
     open_items, unsigned = readiness_counts(db_session, run_id)
     ready = open_items == 0 and unsigned == 0
     flipped = db_session.scalar(
