@@ -71,6 +71,8 @@ def serve_bot(api_url: str, db_url: str, conn: Connection) -> None:
     while (cmd := conn.recv()) != "stop":
         if cmd == "flush":
             conn.send(stack.ctx.settle(timeout=30))
+        elif cmd == "cpu":
+            conn.send(time.process_time())
     stack.stop()
 
 
@@ -92,7 +94,8 @@ def serve_bare(api_url: str, conn: Connection) -> None:
     web.add_url_rule("/slack/events", "events", lambda: handler.handle(request), methods=["POST"])
     server = BotServer(web).start()
     conn.send(f"{server.url}/slack/events")
-    conn.recv()
+    while conn.recv() == "cpu":
+        conn.send(time.process_time())
     server.stop()
 
 
@@ -264,10 +267,14 @@ def main() -> int:
         drive(bare.url, warm, 0)
         bot.ask("flush")
         slack.ask("clear")
+        cpu0 = bot.ask("cpu")
         latencies, failures, wall = drive(bot.url, plans, args.think_ms / 1000)
         bot.ask("flush")
+        bot_cpu = bot.ask("cpu") - cpu0
         updates = slack.ask("updates")
+        cpu0 = bare.ask("cpu")
         bare_lat, bare_fail, bare_wall = drive(bare.url, plans, args.think_ms / 1000)
+        bare_cpu = bare.ask("cpu") - cpu0
         sent = sum(len(c) for c in plans.values())
         with db.read() as s:
             rows = {
@@ -309,6 +316,10 @@ def main() -> int:
     print(
         f"bare app ack p50 {b50:7.1f} ms  p99 {b99:7.1f} ms  throughput {sent / bare_wall:7.1f} clicks/s  "
         f"failed {bare_fail}"
+    )
+    print(
+        f"CPU per click (every thread of the process): bot {bot_cpu / sent * 1000:.1f} ms, bare app "
+        f"{bare_cpu / sent * 1000:.1f} ms"
     )
     print(f"ratio    p50 {p50 / b50:5.2f}x (target <= 1.5x)   p99 {p99 / b99:5.2f}x (target <= 2x)")
     print(f"lost clicks: {lost} (non-200 {failures}, wrong final state {wrong}, audited {audited}/{sent})")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot.checklist.loader import load_named_template
 from bot.checklist.model import Template
 from bot.clock import Clock
+from bot.coalesce import Coalescer
 from bot.config.schema import Audience
 from bot.postdeploy.types import LeaderTask, VerdictHook
 from bot.render.run import readiness_notice
@@ -47,6 +48,10 @@ class AppContext:
     leader_tasks: list[LeaderTask] = field(default_factory=list)
     listeners: ListenerPool = field(default_factory=ListenerPool)  # Bolt's listener threads
     alerting: Alerting | None = None  # set while the alerting extension runs (its listeners reach it here)
+    _settler: Coalescer[int, tuple[str, str | None]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._settler = Coalescer(self._settle_run)
 
     def template(self, name: str | None = None) -> Template:
         return _load_template(name or self.settings.template)
@@ -80,28 +85,33 @@ class AppContext:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not self.listeners.wait_idle(left):
+            if left <= 0 or not self.listeners.wait_idle(left) or not self._settler.wait_idle(left):
                 return False
             if not self.updater.flush(max(0.0, deadline - time.monotonic())):
                 return False
-            if self.listeners.wait_idle(0):  # nothing new started while the updates went out
+            if self.listeners.wait_idle(0) and self._settler.wait_idle(0):  # nothing new started meanwhile
                 return True
 
     def after_change(self, changed: Changed) -> None:
-        """After the change committed (and the ack): settle readiness, telling the channel when it flipped,
-        then queue the message updates."""
+        """After the change committed (and the ack): queue its message updates and settle the run."""
         if changed.duplicate:
             return
-        if changed.touch:
-            with self.db.single_statement() as s:
-                changed.message_ids += messages.touch(s, deployment_id=changed.deployment_id, which=changed.touch)
         self.updater.notify(changed.message_ids)
+        self._settler.submit(changed.deployment_id, changed.touch)
+
+    def _settle_run(self, run_id: int, touch: set[tuple[str, str | None]]) -> None:
+        """Store the run's readiness, mark the changed messages dirty (run row first, then message rows: the
+        order every writer takes them in) and tell the channel when readiness flipped. One thread at a time
+        per run (see Coalescer): a burst of clicks settles in a few transactions, and no listener thread
+        waits on another's lock of the shared rows."""
         with self.db.write() as s:
-            changed.ready_flipped = settle_readiness(s, changed.deployment_id, now=self.clock.now())
-        if changed.ready_flipped is not None:
+            flipped = settle_readiness(s, run_id, now=self.clock.now())
+            dirty = messages.touch(s, deployment_id=run_id, which=sorted(touch, key=str))
+        self.updater.notify(dirty)
+        if flipped is not None:
             with self.db.read() as s:
-                run = get_run(s, changed.deployment_id)
-                text, channel = readiness_notice(run, changed.ready_flipped), run.channel_id
+                run = get_run(s, run_id)
+                text, channel = readiness_notice(run, flipped), run.channel_id
             if channel:
                 self.gateway.post(channel, text)
 

@@ -140,3 +140,52 @@ def test_last_two_ticks_at_once_flip_readiness_exactly_once(database: Database) 
         assert s.get_one(Deployment, run_id).ready is True
         kinds = [e.kind for e in s.scalars(select(AuditEntry).where(AuditEntry.deployment_id == run_id))]
     assert kinds.count("readiness") == 1
+
+
+def test_final_authorisation_waits_for_an_untick_in_flight_and_is_refused(database: Database) -> None:
+    """The un-tick takes no run lock; the final sign-off share-locks the required items, so it waits for the
+    un-tick's commit and sees the item open (it can never authorise a run whose required item is open)."""
+    from bot.services.signoffs import sign
+    from bot.store.models import Signoff, SignoffState
+
+    run_id = _start(database)
+    with database.write() as s:
+        run = get_run(s, run_id)
+        required = [i.key for i in run.items if i.phase == "pre" and i.required and i.state == ItemState.OPEN]
+        for key in required:
+            set_item(s, run_id=run_id, key=key, state=ItemState.DONE, actor="U1", now=NOW)
+        final = None
+        for n, signoff in enumerate(s.scalars(select(Signoff).where(Signoff.deployment_id == run_id))):
+            if signoff.final:
+                final = signoff.role_key
+            else:
+                signoff.state, signoff.user_id = SignoffState.SIGNED, f"US{n}"
+    assert final is not None
+    untick_started, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def untick() -> None:
+        with database.write() as s:
+            set_item(s, run_id=run_id, key=required[0], state=ItemState.OPEN, actor="U2", now=NOW)
+            untick_started.set()
+            assert release.wait(10)
+
+    def authorise() -> None:
+        assert untick_started.wait(10)
+        with database.write() as s:
+            changed = sign(s, run_id=run_id, role_key=final, actor="UDM", now=NOW, is_approver=lambda *_: True)
+            outcome["refused"] = changed.refused
+
+    threads = [threading.Thread(target=untick), threading.Thread(target=authorise)]
+    for t in threads:
+        t.start()
+    assert untick_started.wait(10)
+    threads[1].join(0.5)
+    assert threads[1].is_alive(), "the final sign-off must wait for the un-tick in flight"
+    release.set()
+    for t in threads:
+        t.join(20)
+    assert "1 required item(s) still open" in str(outcome["refused"])
+    with database.read() as s:
+        signed = {x.role_key: x.state for x in s.scalars(select(Signoff).where(Signoff.deployment_id == run_id))}
+    assert signed[final] != SignoffState.SIGNED

@@ -6,14 +6,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.checklist.model import Template
 from bot.render import layout
 from bot.render.run import render_run
 from bot.render.section import render_section
 from bot.services.runs import run_readiness, section_counts
-from bot.store.models import ChecklistItem, Deployment, RunState, Signoff, SlackMessage
+from bot.store.models import ChecklistItem, Deployment, RunState, SlackMessage
 
 Blocks = tuple[str, list[dict[str, Any]]]
 
@@ -32,10 +32,9 @@ def template_of(run: Deployment) -> Template:
 def checklist_renderers(approvers: Mapping[str, str]) -> dict[str, Callable[[Session, SlackMessage, str], Blocks]]:
     # Renders run up to once a second per message, beside the clicks: read only what the message shows.
     def parent(s: Session, msg: SlackMessage, nonce: str) -> Blocks:
-        run = s.get_one(Deployment, msg.deployment_id)
+        run = s.get_one(Deployment, msg.deployment_id, options=[selectinload(Deployment.signoffs)])
         template = template_of(run)
-        signoffs = list(s.scalars(select(Signoff).where(Signoff.deployment_id == run.id).order_by(Signoff.position)))
-        run.signoffs = signoffs
+        signoffs = run.signoffs
         return render_run(
             run,
             template,

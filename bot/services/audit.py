@@ -52,13 +52,11 @@ def claim_request(db_session: Session, request_id: str | None, *, now: datetime)
         return True
     dialect = db_session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(ProcessedRequest)
-        .values(request_id=request_id, at=now)
-        .on_conflict_do_nothing()
-        .returning(ProcessedRequest.request_id)
-    )
-    return db_session.execute(stmt).first() is not None  # rowcount is not reliable here; RETURNING is
+    table = ProcessedRequest.metadata.tables[ProcessedRequest.__tablename__]
+    stmt = insert(table).values(request_id=request_id, at=now).on_conflict_do_nothing().returning(table.c.request_id)
+    # On the connection: a Core statement skips the ORM's bulk-insert machinery (this runs on every click).
+    # RETURNING, because rowcount is not reliable here.
+    return db_session.connection().execute(stmt).first() is not None
 
 
 def entries(db_session: Session, deployment_id: int) -> list[AuditEntry]:

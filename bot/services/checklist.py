@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.errors import Conflict, NotFound, UserError
 from bot.services import audit, messages
 from bot.services.readiness import gates_ready, is_resolved
-from bot.services.runs import Changed, lock_run
+from bot.services.runs import Changed
 from bot.services.signoffs import stale_signoffs
 from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Source
 
@@ -49,17 +49,17 @@ def set_item(
         raise UserError("Name the item by id, or by run and key.")
     if not audit.claim_request(db_session, request_id, now=now):
         return Changed(deployment_id=run_id or 0, duplicate=True)
-    # Lock the item's row (writers of one item queue here), change it, and lock the run only for the short
-    # readiness step at the end: clicks on different items of a run overlap as much as they can.
+    # Lock only the item's row (writers of one item queue here): clicks on different items of a run never
+    # wait for each other. The run's state comes in the same round trip.
     cond = ChecklistItem.id == item_id if item_id is not None else ChecklistItem.key == key
-    stmt = select(ChecklistItem).where(cond)
+    stmt = select(ChecklistItem, Deployment.state).join(Deployment).where(cond)
     if run_id is not None:
         stmt = stmt.where(ChecklistItem.deployment_id == run_id)
-    item = db_session.scalars(stmt.with_for_update()).first()
-    if item is None:
+    row = db_session.execute(stmt.with_for_update(of=ChecklistItem)).first()
+    if row is None:
         raise NotFound(f"That checklist item ({key or item_id}) does not exist in this run.")
+    item, run_state = row
     changed = Changed(deployment_id=item.deployment_id)
-    run_state = db_session.scalar(select(Deployment.state).where(Deployment.id == item.deployment_id))
     if run_state not in EDITABLE:
         raise Conflict(f"Run #{item.deployment_id} is {run_state}; its checklist can no longer change.")
     old = item.state
@@ -89,11 +89,11 @@ def set_item(
         detail=detail or None,
         request_id=request_id,
     )
-    # Un-ticking a required item voids sign-offs: ordered against signing by the run's lock.
-    if was_resolved and not is_resolved(item) and gates_ready(item):
-        lock_run(db_session, item.deployment_id, shared=True)
-        if stale_signoffs(db_session, item.deployment_id, now=now, because=item.key):
-            changed.notes.append("stale")
+    # Un-ticking a required item voids sign-offs. A final authorisation in flight waits for this item's
+    # lock (signoffs.sign), so it either sees the un-tick or is staled here.
+    unticked_gate = was_resolved and not is_resolved(item) and gates_ready(item)
+    if unticked_gate and stale_signoffs(db_session, item.deployment_id, now=now, because=item.key):
+        changed.notes.append("stale")
     # The item's message and the run message are marked dirty after the commit (AppContext.after_change):
     # every click of a run would otherwise queue on those shared rows while its transaction finishes.
     kind = messages.ROLLBACK if item.phase == "rollback" else messages.SECTION

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ScalarSelect, and_, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.checklist.model import Template
@@ -27,7 +27,6 @@ class Changed:
     deployment_id: int
     message_ids: list[int] = field(default_factory=list)
     duplicate: bool = False
-    ready_flipped: bool | None = None  # new readiness when it changed, else None
     notes: list[str] = field(default_factory=list)
     refused: str | None = None  # why the attempt was refused (it is still recorded)
     # Messages to mark dirty after the commit, as (kind, key prefix): see messages.touch.
@@ -164,8 +163,8 @@ def resolve_run(db_session: Session, *, ref: str | None, channel_id: str) -> Dep
     raise UserError(f"Several runs are open here ({listed}); name one, e.g. `/deploy status {runs[0].id}`.")
 
 
-def readiness_counts(db_session: Session, run_id: int) -> tuple[int, int]:
-    """(required pre-deploy items still open, roles not signed), counted in SQL: a click never loads the run."""
+def _readiness_terms(run_id: int) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """(required pre-deploy items still open, roles not signed) as SQL: a click never loads the run."""
     open_items = (
         select(func.count())
         .select_from(ChecklistItem)
@@ -183,7 +182,11 @@ def readiness_counts(db_session: Session, run_id: int) -> tuple[int, int]:
         .where(Signoff.deployment_id == run_id, Signoff.state != SignoffState.SIGNED)
         .scalar_subquery()
     )
-    row = db_session.execute(select(open_items, unsigned)).one()
+    return open_items, unsigned
+
+
+def readiness_counts(db_session: Session, run_id: int) -> tuple[int, int]:
+    row = db_session.execute(select(*_readiness_terms(run_id))).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 
@@ -212,16 +215,21 @@ def run_readiness(db_session: Session, run: Deployment, signoffs: Sequence[Signo
     )
 
 
-def lock_run(db_session: Session, run_id: int, *, shared: bool = False) -> Deployment:
-    """The run row, locked for this transaction. Sign-offs lock it exclusively; un-ticking a required item
-    locks it shared (un-ticks need not wait for each other, only for a sign-off deciding on the items)."""
-    stmt = select(Deployment).where(Deployment.id == run_id)
-    # FOR SHARE, or FOR NO KEY UPDATE (which leaves the key share that foreign-key inserts take alone)
-    stmt = stmt.with_for_update(read=True) if shared else stmt.with_for_update(key_share=True)
-    run = db_session.scalars(stmt).first()
-    if run is None:
+def lock_run(db_session: Session, run_id: int) -> None:
+    """Lock the run row for this transaction (FOR NO KEY UPDATE, which leaves alone the key share that
+    foreign-key inserts take). Only the id is read: loading the row would parse the template snapshot."""
+    stmt = select(Deployment.id).where(Deployment.id == run_id).with_for_update(key_share=True)
+    if db_session.scalar(stmt) is None:
         raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")
-    return run
+
+
+def lock_gating_items(db_session: Session, run_id: int) -> None:
+    """Share-lock the run's required pre-deploy items: waits for clicks in flight on them to commit, so what
+    is read next is what they wrote (a final authorisation must not miss an un-tick)."""
+    stmt = select(ChecklistItem.id).where(
+        ChecklistItem.deployment_id == run_id, ChecklistItem.phase == PRE, ChecklistItem.required.is_(True)
+    )
+    db_session.execute(stmt.with_for_update(read=True)).all()
 
 
 def mark_run_changed(db_session: Session, run_id: int, changed: Changed) -> None:
@@ -232,21 +240,23 @@ def mark_run_changed(db_session: Session, run_id: int, changed: Changed) -> None
 def settle_readiness(db_session: Session, run_id: int, *, now: datetime) -> bool | None:
     """After a change has committed: store the run's readiness; the new value when it flipped, else None.
 
-    Every change runs this in its own transaction once committed. The run's lock is taken before counting,
-    so each count sees every change committed before it: the last one always sees the final state, a flip
-    is never lost, and an older count can never flip it back. The conditional UPDATE makes it happen once.
+    One starts after every change commits (AppContext.after_change). The run's lock is taken before
+    counting, so each count sees every change committed before it: the last one always sees the final
+    state, a flip is never lost, and an older count can never flip it back. The conditional UPDATE makes
+    it happen once.
     """
     lock_run(db_session, run_id)
-    open_items, unsigned = readiness_counts(db_session, run_id)
-    ready = open_items == 0 and unsigned == 0
-    flipped = db_session.scalar(
+    open_items, unsigned = _readiness_terms(run_id)
+    ready_now = and_(open_items == 0, unsigned == 0)
+    # Count and store in one statement: it runs after the lock, so it counts every change committed before.
+    ready = db_session.scalar(
         update(Deployment)
-        .where(Deployment.id == run_id, Deployment.ready.is_not(ready))
-        .values(ready=ready, updated_at=now)
-        .returning(Deployment.id),
+        .where(Deployment.id == run_id, Deployment.ready.is_distinct_from(ready_now))
+        .values(ready=ready_now, updated_at=now)
+        .returning(Deployment.ready),
         execution_options={"synchronize_session": False},
     )
-    if flipped is None:
+    if ready is None:
         return None
     audit.record(
         db_session,

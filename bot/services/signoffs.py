@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.errors import NotFound
 from bot.services import audit
 from bot.services.readiness import compute_readiness
-from bot.services.runs import Changed, get_run, mark_run_changed
+from bot.services.runs import Changed, get_run, lock_gating_items, lock_run, mark_run_changed
 from bot.store.models import Deployment, RunState, Signoff, SignoffState, Source
 
 IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
@@ -19,13 +19,17 @@ IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
 
 def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: str, final_only: bool = False) -> int:
     """Sign-offs given before a required item was un-ticked (or before a role was revoked) no longer hold."""
-    stmt = select(Signoff).where(Signoff.deployment_id == run_id, Signoff.state == SignoffState.SIGNED)
+    stmt = (
+        update(Signoff)
+        .where(Signoff.deployment_id == run_id, Signoff.state == SignoffState.SIGNED)
+        .values(state=SignoffState.STALE, version=Signoff.version + 1)
+        .returning(Signoff.role_key, Signoff.user_id)
+    )
     if final_only:
         stmt = stmt.where(Signoff.final.is_(True))
-    signed = db_session.scalars(stmt).all()
+    # One statement (every un-tick of a required item runs this); sign-offs already loaded are kept in step.
+    signed = db_session.execute(stmt, execution_options={"synchronize_session": "fetch"}).all()
     for s in signed:
-        s.state = SignoffState.STALE
-        s.version += 1
         audit.record(
             db_session,
             deployment_id=run_id,
@@ -119,7 +123,10 @@ def sign(
     if not audit.claim_request(db_session, request_id, now=now):
         changed.duplicate = True
         return changed
-    run = get_run(db_session, run_id, for_update=True)
+    # Run first, then its required items: the order every writer takes them in, so none deadlock.
+    lock_run(db_session, run_id)
+    lock_gating_items(db_session, run_id)
+    run = get_run(db_session, run_id)
     signoff = find_signoff(run, role_key)
     why = refusal(run, signoff, actor, is_approver=is_approver, separation=separation_of_duties)
     if why:
