@@ -16,6 +16,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 EXCERPT_CHARS = 500
+# What httpx would send, with our name: a target's logs show who is probing.
+PROBE_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "User-Agent": "deploybot-probe"}
 
 
 class Outcome(StrEnum):
@@ -81,6 +83,11 @@ class ProbeResult:
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def get_request(url: httpx.URL, timeout_s: float) -> httpx.Request:
+    """A GET for `client.send`, with what `client.get` would add (the timeout, our user agent)."""
+    return httpx.Request("GET", url, headers=PROBE_HEADERS, extensions={"timeout": httpx.Timeout(timeout_s).as_dict()})
 
 
 def describe_error(exc: BaseException) -> str:
