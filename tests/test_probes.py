@@ -512,3 +512,41 @@ def test_run_probes_sync_from_a_worker_thread(demo: DemoService, prom: FakeProme
         ("error_rate", Outcome.PASS),
     ]
     assert out[2].value == 0.5
+
+
+def test_http_probe_names_itself_and_carries_no_cookie_between_rounds() -> None:
+    """A target that sets a cookie must not see it again: every round probes as a fresh visitor."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/h"
+        probe = build_probe({"name": "health", "type": "http", "url": url}, base_url=None, prometheus_url=None)
+
+        async def two_rounds() -> list[ProbeResult]:
+            async with make_client() as client:
+                return [await probe.run(client, now=NOW, deployed_at=DEPLOYED) for _ in range(2)]
+
+        results = asyncio.run(two_rounds())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS]
+    assert len(seen) == 2
+    assert all(h["user-agent"] == "deploybot-probe" for h in seen)
+    assert "cookie" not in seen[1]
