@@ -78,7 +78,14 @@ class MessageUpdater:
                     sweep = True
                 else:
                     sweep = False
-                ready = [m for m, t in self._due.items() if t <= now]
+                ready = []
+                for m, t in list(self._due.items()):
+                    # Due, and a full interval after its last send actually went out (not just began).
+                    earliest = max(t, self._last_sent.get(m, -1e9) + self.interval_s)
+                    if earliest <= now:
+                        ready.append(m)
+                    else:
+                        self._due[m] = earliest
                 if not ready and not sweep:
                     wake = min([*self._due.values(), self._next_sweep]) if self.sweep_s else None
                     if wake is None and self._due:
@@ -100,6 +107,8 @@ class MessageUpdater:
                     self._cond.notify_all()
 
     def _send(self, mid: int) -> None:
+        with self._cond:  # sends of one batch go out one after another: the interval counts from this one
+            self._last_sent[mid] = self._monotonic()
         try:
             done = self.publisher.publish(mid)
         except Exception:  # keep the worker alive; the sweep retries
