@@ -177,16 +177,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
+class ProbeClient(httpx.AsyncClient):
+    """httpx's client API with probe semantics: no redirects followed, no auth, and no cookies kept (every
+    probe is a fresh visitor). `send` goes straight to the transport: httpx's auth, redirect and cookie
+    steps were a fifth of a probe round's CPU."""
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, transport=transport, follow_redirects=False, verify=ssl_context())
+        self._probe_transport = transport
+
+    async def send(self, request: httpx.Request, **_: object) -> httpx.Response:
+        response = await self._probe_transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+
 def make_client(*, concurrency: int = 50, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """A client on AiohttpTransport unless `transport` is given (tests pass their own)."""
     # No cap on open connections: the semaphore bounds probes, and a smoke probe opens several at once.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(
-        limits=limits,
-        transport=transport or AiohttpTransport(verify=ssl_context()),
-        follow_redirects=False,
-        verify=ssl_context(),
-    )
+    return ProbeClient(transport=transport or AiohttpTransport(verify=ssl_context()), limits=limits)
 
 
 @functools.cache
