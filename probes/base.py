@@ -16,7 +16,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 EXCERPT_CHARS = 500
-# What httpx would send, with our name: a target's logs show who is probing.
+# What httpx would send, with our name (every probe request, built by us or by the client): a target's logs
+# show who is probing.
 PROBE_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "User-Agent": "deploybot-probe"}
 
 

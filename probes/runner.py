@@ -16,7 +16,7 @@ import aiohttp
 import httpx
 import yarl
 
-from probes.base import Probe, ProbeResult, describe_error, error_result
+from probes.base import PROBE_HEADERS, Probe, ProbeResult, describe_error, error_result
 
 KEEPALIVE_S = 120.0  # keep idle connections past the 60 s metrics interval (targets may close them sooner)
 PROBES_PER_CLIENT = 25  # see client_count
@@ -183,7 +183,9 @@ class ProbeClient(httpx.AsyncClient):
     steps were a fifth of a probe round's CPU."""
 
     def __init__(self, *, transport: httpx.AsyncBaseTransport, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, transport=transport, follow_redirects=False, verify=ssl_context())
+        super().__init__(
+            limits=limits, transport=transport, follow_redirects=False, verify=ssl_context(), headers=PROBE_HEADERS
+        )
         self._probe_transport = transport
 
     async def send(self, request: httpx.Request, **_: object) -> httpx.Response:
