@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from bot.heap import settle_heap  # noqa: E402
 from probes.base import Outcome, Probe, build_probe  # noqa: E402
 from probes.runner import ProbeLoop  # noqa: E402
 
@@ -137,6 +138,7 @@ def main() -> int:
             # One-time process costs (the shared TLS context, first-use imports) are not a probe's latency.
             with closing(ProbeLoop()) as warmup:
                 timed_round(warmup, probes[:3], now)
+            settle_heap()  # as the bot does once started (bot/stack.py): the rounds run in a bot-like heap
             # Single-probe latency: the slowest of one probe of each kind, each alone on a new runner.
             singles = []
             for p in probes[:3]:

@@ -3,7 +3,6 @@ the sandbox, the end-to-end tests and the benchmarks alike."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from bot.alerts import engine as alerting
 from bot.app import build_context, create_app
 from bot.clock import Clock
 from bot.context import AppContext
+from bot.heap import settle_heap
 from bot.postdeploy.scheduler import postdeploy_extension
 from bot.server import BotServer, create_web_app
 from bot.services import audit
@@ -64,10 +64,7 @@ class BotStack:
         return self.server.url
 
     def start(self) -> BotStack:
-        # What is loaded by now (modules, templates, the app) lives as long as the process: keep it out of
-        # the collector's full passes, which otherwise stop every thread for tens of ms mid-request.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         self.ctx.updater.start()
         self.ctx.leader_tasks.append(request_pruner(self.ctx))
         for ext in self._extensions:

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from probes.base import Outcome, ProbeResult, config_error, describe_error, excerpt
+from probes.base import Outcome, ProbeResult, config_error, describe_error, excerpt, get_request
 
 _WINDOW = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::[^\]]*)?\]")
 
@@ -53,6 +54,12 @@ class QueryAnswer:
             out["response_excerpt"] = self.response_excerpt
         out["no_data"] = self.error is None and self.value is None
         return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_query(query: str) -> str:
+    """`query=...` percent-encoded, once per query: rounds repeat the same queries at new times."""
+    return urlencode({"query": query})
 
 
 def parse_instant(body: Any) -> tuple[float | None, str | None]:
@@ -105,46 +112,26 @@ class PrometheusProbe:
 
     async def instant(self, client: httpx.AsyncClient, role: str, query: str, at: datetime) -> QueryAnswer:
         ts = round(at.timestamp(), 3)
+        url = httpx.URL(f"{self.endpoint}?{_encoded_query(query)}&time={ts:.3f}")
         try:
-            response = await client.get(
-                self.endpoint, params={"query": query, "time": f"{ts:.3f}"}, timeout=self.timeout_s
-            )
+            response = await client.send(get_request(url, self.timeout_s))
         except httpx.HTTPError as exc:
             return QueryAnswer(role, query, ts, error=describe_error(exc))
-        text = excerpt(response.text)
-        if response.status_code >= 500:
-            return QueryAnswer(
-                role,
-                query,
-                ts,
-                status=response.status_code,
-                error=f"HTTP {response.status_code} from Prometheus",
-                response_excerpt=text,
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            return QueryAnswer(
-                role,
-                query,
-                ts,
-                status=response.status_code,
-                error=f"HTTP {response.status_code}: response is not JSON",
-                response_excerpt=text,
-            )
-        value, error = parse_instant(body)
-        if error is None and response.status_code != 200:
-            error = f"HTTP {response.status_code} from Prometheus"
+        status = response.status_code
+        value: float | None = None
+        error: str | None = f"HTTP {status} from Prometheus" if status >= 500 else None
+        if error is None:
+            try:
+                body = response.json()
+            except ValueError:
+                error = f"HTTP {status}: response is not JSON"
+            else:
+                value, error = parse_instant(body)
+                if error is None and status != 200:
+                    error = f"HTTP {status} from Prometheus"
         # Keep the raw body only when something went wrong: successful answers are summarised by value.
-        return QueryAnswer(
-            role,
-            query,
-            ts,
-            value=value,
-            status=response.status_code,
-            error=error,
-            response_excerpt=text if error else "",
-        )
+        text = excerpt(response.text) if error else ""
+        return QueryAnswer(role, query, ts, value=value, status=status, error=error, response_excerpt=text)
 
     async def run(self, client: httpx.AsyncClient, *, now: datetime, deployed_at: datetime | None) -> ProbeResult:
         start = time.perf_counter()
@@ -153,7 +140,9 @@ class PrometheusProbe:
             asks.append(self.instant(client, "baseline", self.query, deployed_at))
         if self.samples_query:
             asks.append(self.instant(client, "samples", self.samples_query, now))
-        answers = {a.role: a for a in await asyncio.gather(*asks)}
+        # One query (the usual round: baselines are cached) needs no tasks of its own.
+        done = [await asks[0]] if len(asks) == 1 else await asyncio.gather(*asks)
+        answers = {a.role: a for a in done}
         main = answers["value"]
         evidence: dict[str, Any] = {
             "url": str(self.endpoint),

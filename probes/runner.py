@@ -32,7 +32,8 @@ async def run_one(
 ) -> ProbeResult:
     start = time.perf_counter()
     try:
-        return await asyncio.wait_for(probe.run(client, now=now, deployed_at=deployed_at), timeout_s)
+        async with asyncio.timeout(timeout_s):  # not wait_for: that costs a task per probe
+            return await probe.run(client, now=now, deployed_at=deployed_at)
     except TimeoutError:
         error = f"timed out after {timeout_s:g}s"
     except Exception as exc:  # a broken probe must not take the round down with it
@@ -163,13 +164,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
-        return httpx.Response(
+        out = httpx.Response(
             response.status,
             headers=response.raw_headers,
             stream=httpx.ByteStream(body),
             request=request,
             extensions=extensions,
         )
+        if "charset" not in response.headers.get("Content-Type", "").lower():
+            out.encoding = "utf-8"  # httpx's choice here too, without parsing the header with the email package
+        return out
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -514,20 +516,18 @@ def test_run_probes_sync_from_a_worker_thread(demo: DemoService, prom: FakeProme
     assert out[2].value == 0.5
 
 
-def test_http_probe_names_itself_and_carries_no_cookie_between_rounds() -> None:
-    """A target that sets a cookie must not see it again: every round probes as a fresh visitor."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    seen: list[dict[str, str]] = []
+@contextlib.contextmanager
+def http_server(answer: Callable[[str, dict[str, str]], tuple[dict[str, str], bytes]]) -> Iterator[str]:
+    """A threaded loopback server; `answer(path, request headers)` gives (response headers, body)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            seen.append({k.lower(): v for k, v in self.headers.items()})
+            headers, body = answer(self.path, {k.lower(): v for k, v in self.headers.items()})
             self.send_response(200)
-            self.send_header("Set-Cookie", "session=abc; Path=/")
-            self.send_header("Content-Length", "2")
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -535,18 +535,53 @@ def test_http_probe_names_itself_and_carries_no_cookie_between_rounds() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_port}/h"
-        probe = build_probe({"name": "health", "type": "http", "url": url}, base_url=None, prometheus_url=None)
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_probe_names_itself_and_carries_no_cookie_between_rounds() -> None:
+    """A target that sets a cookie must not see it again: every round probes as a fresh visitor."""
+    seen: list[dict[str, str]] = []
+
+    def answer(path: str, headers: dict[str, str]) -> tuple[dict[str, str], bytes]:
+        seen.append(headers)
+        return {"Set-Cookie": "session=abc; Path=/"}, b"ok"
+
+    with http_server(answer) as url:
+        probe = build_probe({"name": "health", "type": "http", "url": url + "/h"}, base_url=None, prometheus_url=None)
 
         async def two_rounds() -> list[ProbeResult]:
             async with make_client() as client:
                 return [await probe.run(client, now=NOW, deployed_at=DEPLOYED) for _ in range(2)]
 
         results = asyncio.run(two_rounds())
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS]
     assert len(seen) == 2
     assert all(h["user-agent"] == "deploybot-probe" for h in seen)
     assert "cookie" not in seen[1]
+
+
+def test_http_probe_reads_the_body_in_its_declared_charset() -> None:
+    """UTF-8 unless the response names a charset (the transport skips httpx's header parsing otherwise)."""
+    bodies = {
+        "/latin1": ({"Content-Type": "text/plain; charset=ISO-8859-1"}, "café".encode("latin-1")),
+        "/json": ({"Content-Type": "application/json"}, '{"name": "café"}'.encode()),
+        "/bare": ({}, "café".encode()),
+    }
+    with http_server(lambda path, _: bodies[path]) as url:
+        results = run_probes_sync(
+            [
+                build_probe(
+                    {"name": path, "type": "http", "url": url + path, "expect_body_contains": "café"},
+                    base_url=None,
+                    prometheus_url=None,
+                )
+                for path in bodies
+            ],
+            now=NOW,
+            deployed_at=None,
+        )
+    assert [(r.name, r.outcome) for r in results] == [(path, Outcome.PASS) for path in bodies]
+    assert [r.evidence["response_excerpt"] for r in results] == ["café", '{"name": "café"}', "café"]
