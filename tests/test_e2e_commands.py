@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -90,3 +91,24 @@ def test_export_uploads_markdown_to_the_thread(bot: Bot) -> None:
     text = (contents[0] or b"").decode()
     assert text.startswith("# Lamsa Production Deployment Checklist")
     assert "**Deployment Status:** ❌ NOT READY" in text
+
+
+def test_a_run_slack_refuses_to_post_is_explained_to_its_starter_and_not_retried_in_a_loop(db_url: str) -> None:
+    """The configured channel does not exist (or the bot was never invited): Slack says channel_not_found."""
+    with running_bot(db_url, channel="CGONE") as bot:
+        assert "Started run #1" in _reply(bot, "start payments-api 1.4.2")
+        dm = eventually(
+            lambda: [
+                c.params["text"]
+                for c in bot.emu.calls_to("chat.postMessage")
+                if str(c.params.get("channel", "")).startswith("D")
+            ]
+        )
+        assert "could not post run #1 in <#CGONE>: Slack said `channel_not_found`" in dm[0]
+        assert "Invite me to that channel" in dm[0]
+        bot.settle()  # the thread messages wait for their parent; they do not keep the updater busy
+        posts = len(bot.emu.calls_to("chat.postMessage"))
+        time.sleep(1.5)  # more than the updater's retry interval
+        assert len(bot.emu.calls_to("chat.postMessage")) == posts
+        with bot.stack.ctx.db.read() as s:
+            assert s.scalars(select(Deployment.state)).one() == RunState.OPEN  # the run itself is kept

@@ -27,6 +27,7 @@ TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailabl
 class _Job:
     message_id: int
     run_id: int
+    started_by: str
     kind: str
     channel: str
     ts: str | None
@@ -79,11 +80,14 @@ class Publisher:
         assert run is not None
         top_level = msg.kind in ("parent", "alert")
         if not top_level and run.thread_ts is None:
-            return False  # the parent is not posted yet; it goes first
+            # The parent goes first: wait for it (retried soon), unless Slack refused it for good (then the
+            # sweep looks again; a change to the run tries the parent again).
+            return not self._parent_waiting(s, run.id)
         text, blocks = self.renderers[msg.kind](s, msg, f"{msg.dirty}")
         return _Job(
             message_id=msg.id,
             run_id=run.id,
+            started_by=run.started_by,
             kind=msg.kind,
             channel=msg.channel_id,
             ts=msg.ts,
@@ -103,7 +107,35 @@ class Publisher:
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             log.error("Slack refused %s message %s of run %s: %s", job.kind, job.message_id, job.run_id, error)
-            return None if error in TRANSIENT else {}  # a permanent refusal: do not loop on it
+            if error in TRANSIENT:
+                return None
+            if job.kind == "parent" and job.ts is None:
+                self._tell_starter(job, error)
+            return {}  # a permanent refusal: do not loop on it
+
+    def _tell_starter(self, job: _Job, error: str) -> None:
+        """A run nobody can see must not fail silently: its starter learns why and what to fix."""
+        text = (
+            f"I could not post run #{job.run_id} in <#{job.channel}>: Slack said `{error}`. Invite me to that "
+            "channel (or set `deployment_channel` to one I am in); the run is recorded, and its next change "
+            "posts it again."
+        )
+        try:
+            self.gateway.dm(job.started_by, text)
+        except SlackApiError as exc:
+            log.error(
+                "could not tell %s about run %s either: %s", job.started_by, job.run_id, exc.response.get("error")
+            )
+
+    @staticmethod
+    def _parent_waiting(s: Session, run_id: int) -> bool:
+        """True while the run's parent message has a post still to try."""
+        stmt = select(SlackMessage.id).where(
+            SlackMessage.deployment_id == run_id,
+            SlackMessage.kind == "parent",
+            SlackMessage.dirty > SlackMessage.rendered,
+        )
+        return s.scalars(stmt.limit(1)).first() is not None
 
     def _finish(self, s: Session, job: _Job, values: dict[str, Any]) -> None:
         if job.kind == "parent" and "ts" in values:
