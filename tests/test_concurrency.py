@@ -13,7 +13,7 @@ from bot.services.audit import entries
 from bot.services.checklist import set_item
 from bot.services.runs import get_run, start_run
 from bot.store.db import Database
-from bot.store.models import ItemState
+from bot.store.models import ItemState, SignoffState
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -189,3 +189,20 @@ def test_final_authorisation_waits_for_an_untick_in_flight_and_is_refused(databa
     with database.read() as s:
         signed = {x.role_key: x.state for x in s.scalars(select(Signoff).where(Signoff.deployment_id == run_id))}
     assert signed[final] != SignoffState.SIGNED
+
+
+def test_a_click_keeps_the_objects_its_session_already_holds_in_step(database: Database) -> None:
+    """set_item and stale_signoffs write with Core statements; loaded items and sign-offs must not go stale."""
+    run_id = _start(database)
+    with database.write() as s:
+        run = get_run(s, run_id)
+        item = next(i for i in run.items if i.required and i.phase == "pre" and i.state == ItemState.OPEN)
+        version = item.version
+        set_item(s, item_id=item.id, state=ItemState.DONE, actor="U1", now=NOW)
+        assert (item.state, item.changed_by, item.version) == (ItemState.DONE, "U1", version + 1)
+        signoff = run.signoffs[0]
+        signoff.state, signoff.user_id = SignoffState.SIGNED, "USEC"
+        s.flush()
+        changed = set_item(s, item_id=item.id, state=ItemState.OPEN, actor="U1", now=NOW)
+        assert changed.notes == ["stale"]
+        assert (item.state, signoff.state) == (ItemState.OPEN, SignoffState.STALE)

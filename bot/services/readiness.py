@@ -28,8 +28,11 @@ class Readiness:
         return "READY FOR DEPLOYMENT" if self.ready else "NOT READY"
 
 
+RESOLVED = (ItemState.DONE, ItemState.NA)
+
+
 def is_resolved(item: ChecklistItem) -> bool:
-    return item.state in (ItemState.DONE, ItemState.NA)
+    return item.state in RESOLVED
 
 
 def gates_ready(item: ChecklistItem) -> bool:

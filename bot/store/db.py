@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import QueuePool
 
 
@@ -19,6 +20,13 @@ def normalise_url(url: str) -> str:
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     return u.render_as_string(hide_password=False)
+
+
+def expire_loaded(session: Session, model: type[Any], ids: Iterable[int]) -> None:
+    """After a Core UPDATE of these rows: objects the session already holds reload on their next use."""
+    for pk in ids:
+        if (obj := session.identity_map.get(identity_key(model, pk))) is not None:
+            session.expire(obj)
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
