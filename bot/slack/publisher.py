@@ -117,7 +117,7 @@ class Publisher:
         """A run nobody can see must not fail silently: its starter learns why and what to fix."""
         text = (
             f"I could not post run #{job.run_id} in <#{job.channel}>: Slack said `{error}`. Invite me to that "
-            "channel (or set `deployment_channel` to one I am in); the run is recorded, and its next change "
+            "channel (or set `channel:` in the config to one I am in); the run is recorded, and its next change "
             "posts it again."
         )
         try:
