@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.checklist.phases import PRE
 from bot.errors import Conflict, NotFound, UserError
 from bot.services import audit, messages
-from bot.services.readiness import RESOLVED
+from bot.services.readiness import RESOLVED, gates_ready, is_resolved
 from bot.services.runs import Changed
 from bot.services.signoffs import stale_signoffs
 from bot.store.db import expire_loaded
@@ -101,7 +100,7 @@ def set_item(
     )
     # Un-ticking a required item voids sign-offs. A final authorisation in flight waits for this item's
     # lock (signoffs.sign), so it either sees the un-tick or is staled here.
-    unticked_gate = item.state in RESOLVED and state not in RESOLVED and item.phase == PRE and item.required
+    unticked_gate = is_resolved(item) and state not in RESOLVED and gates_ready(item)
     if unticked_gate and stale_signoffs(db_session, item.deployment_id, now=now, because=item.key):
         changed.notes.append("stale")
     # The item's message and the run message are marked dirty after the commit (AppContext.after_change):

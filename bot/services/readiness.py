@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.checklist.phases import PRE
 from bot.store.models import ChecklistItem, ItemState, Signoff, SignoffState
@@ -31,11 +32,22 @@ class Readiness:
 RESOLVED = (ItemState.DONE, ItemState.NA)
 
 
-def is_resolved(item: ChecklistItem) -> bool:
+class ItemFacts(Protocol):
+    """What the rules read of an item: a ChecklistItem, or a row of its columns (the click path)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def required(self) -> bool: ...
+
+
+def is_resolved(item: ItemFacts) -> bool:
     return item.state in RESOLVED
 
 
-def gates_ready(item: ChecklistItem) -> bool:
+def gates_ready(item: ItemFacts) -> bool:
     return item.phase == PRE and item.required
 
 
