@@ -76,14 +76,16 @@ def serve_bot(api_url: str, db_url: str, conn: Connection) -> None:
     stack.stop()
 
 
-def serve_bare(api_url: str, conn: Connection) -> None:
+def serve_bare(api_url: str, before_response: bool, conn: Connection) -> None:
     from flask import Flask, request
     from slack_bolt import App
     from slack_bolt.adapter.flask import SlackRequestHandler
 
     from bot.server import BotServer
 
-    app = App(client=WebClient(token=TOKEN, base_url=api_url), signing_secret=SECRET)
+    app = App(
+        client=WebClient(token=TOKEN, base_url=api_url), signing_secret=SECRET, process_before_response=before_response
+    )
 
     @app.action(re.compile(".*"))
     def only_ack(ack: Any) -> None:
@@ -233,7 +235,8 @@ def main() -> int:
     upgrade(db_url)
     slack = Child(serve_slack)
     bot = Child(serve_bot, slack.url, db_url)
-    bare = Child(serve_bare, slack.url)
+    bare = Child(serve_bare, slack.url, False)
+    bare_pbr = Child(serve_bare, slack.url, True)
     db = Database(db_url)
     try:
         run_id, shown = start_run(bot.url, slack.url)
@@ -265,6 +268,7 @@ def main() -> int:
         }
         drive(bot.url, warm, 0)
         drive(bare.url, warm, 0)
+        drive(bare_pbr.url, warm, 0)
         bot.ask("flush")
         slack.ask("clear")
         cpu0 = bot.ask("cpu")
@@ -275,6 +279,7 @@ def main() -> int:
         cpu0 = bare.ask("cpu")
         bare_lat, bare_fail, bare_wall = drive(bare.url, plans, args.think_ms / 1000)
         bare_cpu = bare.ask("cpu") - cpu0
+        pbr_lat, pbr_fail, pbr_wall = drive(bare_pbr.url, plans, args.think_ms / 1000)
         sent = sum(len(c) for c in plans.values())
         with db.read() as s:
             rows = {
@@ -290,7 +295,7 @@ def main() -> int:
             )
     finally:
         db.dispose()
-        for child in (bare, bot, slack):
+        for child in (bare_pbr, bare, bot, slack):
             child.stop()
         tmp.cleanup()
 
@@ -316,6 +321,11 @@ def main() -> int:
     print(
         f"bare app ack p50 {b50:7.1f} ms  p99 {b99:7.1f} ms  throughput {sent / bare_wall:7.1f} clicks/s  "
         f"failed {bare_fail}"
+    )
+    q50, q99 = pct(pbr_lat, 0.5) * 1000, pct(pbr_lat, 0.99) * 1000
+    print(
+        f"bare app, process_before_response: p50 {q50:7.1f} ms  p99 {q99:7.1f} ms  failed {pbr_fail}  "
+        f"(bot vs it: p50 {p50 / q50:.2f}x p99 {p99 / q99:.2f}x)"
     )
     print(
         f"CPU per click (every thread of the process): bot {bot_cpu / sent * 1000:.1f} ms, bare app "

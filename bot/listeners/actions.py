@@ -66,12 +66,12 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
             ack()
             text = failure_text(exc)
-            after_ack(tell, lambda: tell(text))
+            after_ack(ctx, tell, lambda: tell(text))
             # The click flipped the client's checkbox; put the message back in line with the database.
-            after_ack(tell, lambda: ctx.refresh_item_message(item_id))
+            after_ack(ctx, tell, lambda: ctx.refresh_item_message(item_id))
             return
         ack()
-        after_ack(tell, lambda: ctx.after_change(changed))
+        after_ack(ctx, tell, lambda: ctx.after_change(changed))
 
     @app.action(MORE)
     def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -106,7 +106,7 @@ def register(app: App, ctx: AppContext) -> None:
                 )
             ctx.after_change(changed)
 
-        after_ack(tell, work)
+        after_ack(ctx, tell, work)
 
     @app.action(Action.SIGN)
     def on_sign(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -139,16 +139,16 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception as exc:  # noqa: BLE001
             ack()
             text = failure_text(exc)
-            after_ack(tell, lambda: tell(text))
+            after_ack(ctx, tell, lambda: tell(text))
             return
         ack()
         if why:
-            after_ack(tell, lambda: tell(f":no_entry: {why}"))
+            after_ack(ctx, tell, lambda: tell(f":no_entry: {why}"))
             return
         view = modals.sign_modal(
             run_id=run_id, role_key=role_key, role_title=role_title, run_title=title, channel_id=channel_of(body) or ""
         )
-        after_ack(tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
+        after_ack(ctx, tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
 
     @app.action(Action.REVOKE)
     def on_revoke(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -166,14 +166,14 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception as exc:  # noqa: BLE001
             ack()
             text = failure_text(exc)
-            after_ack(tell, lambda: tell(text))
+            after_ack(ctx, tell, lambda: tell(text))
             return
         ack()
         if changed.refused:
             refused = changed.refused
-            after_ack(tell, lambda: tell(f":no_entry: {refused}"))
+            after_ack(ctx, tell, lambda: tell(f":no_entry: {refused}"))
         else:
-            after_ack(tell, lambda: ctx.after_change(changed))
+            after_ack(ctx, tell, lambda: ctx.after_change(changed))
 
     @app.action(Action.MARK_DEPLOYED)
     def on_mark_deployed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -213,7 +213,7 @@ def register(app: App, ctx: AppContext) -> None:
             )
             ctx.gateway.open_view(body["trigger_id"], view)
 
-        after_ack(tell, work)
+        after_ack(ctx, tell, work)
 
     def reason_button(action: Action, view: View, title: str, submit: str, prompt: str, label: str) -> None:
         """A run button that asks for a reason in a modal first (the submission does the work)."""
@@ -225,7 +225,7 @@ def register(app: App, ctx: AppContext) -> None:
             modal = modals.reason_modal(
                 view, title=title, submit=submit, prompt=prompt.format(run=run_id), label=label, meta={"run": run_id}
             )
-            after_ack(_tell(ctx, body), lambda: ctx.gateway.open_view(body["trigger_id"], modal))
+            after_ack(ctx, _tell(ctx, body), lambda: ctx.gateway.open_view(body["trigger_id"], modal))
 
     reason_button(
         Action.ABORT,
@@ -247,7 +247,7 @@ def register(app: App, ctx: AppContext) -> None:
     @app.action(Action.EXPORT)
     def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        after_ack(_tell(ctx, body), lambda: export_to_thread(ctx, int(action["value"])))
+        after_ack(ctx, _tell(ctx, body), lambda: export_to_thread(ctx, int(action["value"])))
 
 
 def _run_id_from_message(ctx: AppContext, body: dict[str, Any]) -> int:

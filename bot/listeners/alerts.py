@@ -58,14 +58,14 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
             ack()
             text = failure_text(exc)
-            after_ack(tell, lambda: tell(text))
+            after_ack(ctx, tell, lambda: tell(text))
             return
         ack()
         if not change.changed:
             note = change.note
-            after_ack(tell, lambda: tell(f"Nothing to acknowledge: {note}."))
+            after_ack(ctx, tell, lambda: tell(f"Nothing to acknowledge: {note}."))
             return
-        after_ack(tell, lambda: engine.acknowledged(change, actor=user))
+        after_ack(ctx, tell, lambda: engine.acknowledged(change, actor=user))
 
     def open_modal(body: dict[str, Any], view: dict[str, Any]) -> None:
         ctx.gateway.open_view(body["trigger_id"], view)
@@ -91,7 +91,7 @@ def register(app: App, ctx: AppContext) -> None:
             )
             open_modal(body, view)
 
-        after_ack(tell, work)
+        after_ack(ctx, tell, work)
 
     @app.action(Action.ALERT_RESOLVE)
     def on_resolve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -113,7 +113,7 @@ def register(app: App, ctx: AppContext) -> None:
             )
             open_modal(body, view)
 
-        after_ack(tell, work)
+        after_ack(ctx, tell, work)
 
     def errors(ack: Ack, text: str) -> None:
         ack(response_action="errors", errors={modals.REASON_BLOCK: text[:150]})
@@ -135,7 +135,7 @@ def register(app: App, ctx: AppContext) -> None:
             return
         ack()
         if change.changed:
-            after_ack(lambda text: ctx.gateway.dm(user, text), lambda: engine.resolved(change, actor=user))
+            after_ack(ctx, lambda text: ctx.gateway.dm(user, text), lambda: engine.resolved(change, actor=user))
 
     @app.view(View.ROLLBACK_CONFIRM)
     def on_rollback_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -153,6 +153,7 @@ def register(app: App, ctx: AppContext) -> None:
         ack()  # the webhook may take seconds with retries: after the ack, never before
         run_id, alert_id = int(meta["run"]), int(meta["alert"])
         after_ack(
+            ctx,
             lambda text: ctx.gateway.dm(user, text),
             lambda: roll_back(engine, run_id=run_id, actor=user, reason=reason, alert_id=alert_id),
         )

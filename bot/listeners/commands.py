@@ -33,7 +33,7 @@ def register(app: App, ctx: AppContext) -> None:
         merged: dict[str, Any] = {"response_type": "ephemeral", **reply}
         ack(**merged)
         if work:
-            after_ack(lambda text: respond(text=text, response_type="ephemeral"), work)
+            after_ack(ctx, lambda text: respond(text=text, response_type="ephemeral"), work)
 
 
 Reply = dict[str, Any]

@@ -6,9 +6,12 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.context import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,14 @@ def failure_text(exc: Exception) -> str:
     return f"Something went wrong on our side (ref `{ref}`). Nothing you did was lost; try again or tell the team."
 
 
-def after_ack(tell: Callable[[str], object], work: Callable[[], object]) -> None:
-    """Run post-ack work; any failure becomes a message to the user instead of a silent stack trace."""
+def after_ack(ctx: AppContext, tell: Callable[[str], object], work: Callable[[], object]) -> None:
+    """Queue work for after the ack on the listener pool. Bolt answers Slack when the listener returns
+    (process_before_response), so a listener records, acks and returns; Slack calls and renders run here."""
+    ctx.listeners.submit(_reporting, tell, work)
+
+
+def _reporting(tell: Callable[[str], object], work: Callable[[], object]) -> None:
+    """Any failure becomes a message to the user instead of a silent stack trace."""
     try:
         work()
     except Exception as exc:  # noqa: BLE001 - reported to the user with a reference

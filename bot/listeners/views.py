@@ -52,7 +52,7 @@ def register(app: App, ctx: AppContext) -> None:
                 _errors(ack, modals.COMMENT_BLOCK, changed.refused)
                 return
             ack()
-            after_ack(lambda text: ctx.gateway.dm(user, text), then)
+            after_ack(ctx, lambda text: ctx.gateway.dm(user, text), then)
 
     def na(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
         with ctx.db.write() as s:
