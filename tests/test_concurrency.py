@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from bot.checklist.loader import load_named_template
@@ -206,3 +207,62 @@ def test_a_click_keeps_the_objects_its_session_already_holds_in_step(database: D
         changed = set_item(s, item_id=item.id, state=ItemState.OPEN, actor="U1", now=NOW)
         assert changed.notes == ["stale"]
         assert (item.state, signoff.state) == (ItemState.OPEN, SignoffState.STALE)
+
+
+@pytest.mark.parametrize("mode", ["write", "single_statement"])
+def test_concurrent_redeliveries_of_one_click_record_it_once_in_either_transaction_mode(
+    database: Database, mode: str
+) -> None:
+    """The click listener runs set_item alone in autocommit (one statement on PostgreSQL): the claim must
+    still make a redelivery racing the original change nothing."""
+    run_id = _start(database)
+    key = "pre-deployment-security-requirements.security-audit-passed"
+
+    def same() -> None:
+        with getattr(database, mode)() as s:
+            set_item(s, run_id=run_id, key=key, state=ItemState.DONE, actor="UA", now=NOW, request_id="t:dup")
+
+    assert _together([same] * 4) == []
+    with database.read() as s:
+        log = [e for e in entries(s, run_id) if e.subject == key]
+    assert [(e.actor, e.from_state, e.to_state, e.request_id) for e in log] == [("UA", "open", "done", "t:dup")]
+
+
+def test_an_untick_alone_voids_signoffs_and_audits_the_item_first(database: Database) -> None:
+    from bot.errors import Conflict
+    from bot.services.runs import abort_run
+    from bot.store.models import Signoff, SignoffState
+
+    run_id = _start(database)
+    with database.write() as s:
+        run = get_run(s, run_id)
+        item = next(i for i in run.items if i.required and i.phase == "pre" and i.state == ItemState.OPEN)
+        set_item(s, item_id=item.id, state=ItemState.DONE, actor="U1", now=NOW)
+        signoffs = sorted(run.signoffs, key=lambda x: x.position)[:2]
+        for n, signoff in enumerate(signoffs):
+            signoff.state, signoff.user_id = SignoffState.SIGNED, f"US{n}"
+        item_id, key, roles = item.id, item.key, [x.role_key for x in signoffs]
+    with database.single_statement() as s:
+        changed = set_item(s, item_id=item_id, state=ItemState.OPEN, actor="U2", now=NOW, request_id="t:untick")
+    assert changed.notes == ["stale"]
+    with database.read() as s:
+        log = [(e.kind, e.subject, e.from_state, e.to_state, e.detail, e.request_id) for e in entries(s, run_id)][-3:]
+        states = {x.role_key: x.state for x in s.scalars(select(Signoff).where(Signoff.deployment_id == run_id))}
+    assert log[0] == ("item", key, "done", "open", None, "t:untick")
+    assert sorted(log[1:], key=lambda e: str(e[1])) == sorted(
+        [
+            ("signoff", role, "signed", "stale", {"because": key, "signed_by": f"US{n}"}, None)
+            for n, role in enumerate(roles)
+        ],
+        key=lambda e: str(e[1]),
+    )
+    assert [states[role] for role in roles] == [SignoffState.STALE] * 2
+    # A second un-tick voids nothing more; a closed run refuses the click and keeps the item as it was.
+    with database.single_statement() as s:
+        assert set_item(s, item_id=item_id, state=ItemState.OPEN, actor="U2", now=NOW).notes == []
+    with database.write() as s:
+        abort_run(s, run_id=run_id, actor="U0", reason="test", now=NOW)
+    with pytest.raises(Conflict), database.single_statement() as s:
+        set_item(s, item_id=item_id, state=ItemState.DONE, actor="U3", now=NOW, request_id="t:late")
+    with database.read() as s:
+        assert [e.actor for e in entries(s, run_id) if e.subject == key][-1] == "U2"

@@ -54,7 +54,7 @@ def register(app: App, ctx: AppContext) -> None:
         try:
             _, item_id = parse_item_action(action["action_id"])
             state = ItemState.DONE if action.get("selected_options") else ItemState.OPEN
-            with ctx.db.write() as s:
+            with ctx.db.single_statement() as s:  # one round trip on PostgreSQL (services/checklist_pg.py)
                 changed = set_item(
                     s,
                     item_id=item_id,
