@@ -266,3 +266,18 @@ def test_an_untick_alone_voids_signoffs_and_audits_the_item_first(database: Data
         set_item(s, item_id=item_id, state=ItemState.DONE, actor="U3", now=NOW, request_id="t:late")
     with database.read() as s:
         assert [e.actor for e in entries(s, run_id) if e.subject == key][-1] == "U2"
+
+
+def test_an_item_named_by_id_must_belong_to_the_run_named_with_it(database: Database) -> None:
+    """The N/A modal names both: a submission whose item is another run's changes nothing."""
+    from bot.errors import NotFound
+
+    first, second = _start(database), _start(database)
+    with database.read() as s:
+        item_id = next(i.id for i in get_run(s, first).items if i.state == ItemState.OPEN)
+    for opener in (database.write, database.single_statement):
+        with pytest.raises(NotFound), opener() as s:
+            set_item(s, run_id=second, item_id=item_id, state=ItemState.DONE, actor="UX", now=NOW)
+    with database.read() as s:
+        assert next(i for i in get_run(s, first).items if i.id == item_id).state == ItemState.OPEN
+        assert [e for e in entries(s, first) + entries(s, second) if e.actor == "UX"] == []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.store.models import AuditEntry, ProcessedRequest
 
 _AUDIT_LOG = AuditEntry.metadata.tables[AuditEntry.__tablename__]
+_INSERT = insert(_AUDIT_LOG)  # built once: the row comes with each execution
 
 
 def record(
@@ -43,7 +45,7 @@ def record(
         "detail": detail,
         "request_id": request_id,
     }
-    db_session.connection().execute(insert(_AUDIT_LOG).values(row))
+    db_session.connection().execute(_INSERT, row)
 
 
 def claim_request(db_session: Session, request_id: str | None, *, now: datetime) -> bool:
@@ -53,13 +55,17 @@ def claim_request(db_session: Session, request_id: str | None, *, now: datetime)
     """
     if not request_id:
         return True
-    dialect = db_session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = _claim_statement(db_session.get_bind().dialect.name)
+    return db_session.connection().execute(stmt, {"p_request_id": request_id, "p_at": now}).first() is not None
+
+
+@cache
+def _claim_statement(dialect: str) -> Any:
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = ProcessedRequest.metadata.tables[ProcessedRequest.__tablename__]
-    stmt = insert(table).values(request_id=request_id, at=now).on_conflict_do_nothing().returning(table.c.request_id)
-    # On the connection: a Core statement skips the ORM's bulk-insert machinery (this runs on every click).
+    values = {"request_id": bindparam("p_request_id"), "at": bindparam("p_at", type_=table.c.at.type)}
     # RETURNING, because rowcount is not reliable here.
-    return db_session.connection().execute(stmt).first() is not None
+    return dialect_insert(table).values(values).on_conflict_do_nothing().returning(table.c.request_id)
 
 
 def entries(db_session: Session, deployment_id: int) -> list[AuditEntry]:

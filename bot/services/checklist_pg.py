@@ -59,12 +59,17 @@ class ItemChange:
     request_id: str | None
 
 
+def item_target(*, by_id: bool, in_run: bool) -> ColumnElement[bool]:
+    """The item a change names: by id (checked against its run when one is given), or by run and key."""
+    named = ITEMS.c.id == bindparam("p_item_id") if by_id else ITEMS.c.key == bindparam("p_key")
+    return named & (ITEMS.c.deployment_id == bindparam("p_run_id")) if in_run else named
+
+
 @cache
-def click_statement(*, by_id: bool, claim: bool, unticks: bool, editable: tuple[str, ...]) -> Select[Any]:
+def click_statement(*, by_id: bool, in_run: bool, claim: bool, unticks: bool, editable: tuple[str, ...]) -> Select[Any]:
     """Built once per shape. It returns the item's fixed facts and its run's state (no row: no such item),
     claimed (0: a redelivery), updated (0: not changed) and staled (sign-offs voided)."""
-    named = ITEMS.c.id == bindparam("p_item_id") if by_id else ITEMS.c.key == bindparam("p_key")
-    target = named & (ITEMS.c.deployment_id == bindparam("p_run_id")) if not by_id else named
+    target = item_target(by_id=by_id, in_run=in_run)
     gate: list[ColumnElement[bool]] = [RUNS.c.state.in_(editable)]
     claimed = None
     if claim:
@@ -176,6 +181,7 @@ def click_statement(*, by_id: bool, claim: bool, unticks: bool, editable: tuple[
 def run_click(db_session: Session, change: ItemChange, *, editable: tuple[str, ...]) -> Row[Any] | None:
     stmt = click_statement(
         by_id=change.item_id is not None,
+        in_run=change.run_id is not None,
         claim=bool(change.request_id),
         unticks=change.state not in RESOLVED,
         editable=editable,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from bot.errors import NotFound
@@ -20,17 +22,9 @@ IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
 
 def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: str, final_only: bool = False) -> int:
     """Sign-offs given before a required item was un-ticked (or before a role was revoked) no longer hold."""
-    stmt = (
-        update(Signoff)
-        .where(Signoff.deployment_id == run_id, Signoff.state == SignoffState.SIGNED)
-        .values(state=SignoffState.STALE, version=Signoff.version + 1)
-        .returning(Signoff.id, Signoff.role_key, Signoff.user_id)
-    )
-    if final_only:
-        stmt = stmt.where(Signoff.final.is_(True))
     # One Core statement on the connection (every un-tick of a required item runs this; the ORM's bulk
     # UPDATE costs several times more); sign-offs already loaded reload on their next use.
-    signed = db_session.connection().execute(stmt).all()
+    signed = db_session.connection().execute(_stale_statement(final_only), {"p_run": run_id}).all()
     expire_loaded(db_session, Signoff, [s.id for s in signed])
     for s in signed:
         audit.record(
@@ -46,6 +40,17 @@ def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: 
             detail={"because": because, "signed_by": s.user_id},
         )
     return len(signed)
+
+
+@cache
+def _stale_statement(final_only: bool) -> Any:
+    stmt = (
+        update(Signoff)
+        .where(Signoff.deployment_id == bindparam("p_run"), Signoff.state == SignoffState.SIGNED)
+        .values(state=SignoffState.STALE, version=Signoff.version + 1)
+        .returning(Signoff.id, Signoff.role_key, Signoff.user_id)
+    )
+    return stmt.where(Signoff.final.is_(True)) if final_only else stmt
 
 
 def _refuse(
