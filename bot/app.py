@@ -10,6 +10,7 @@ from slack_bolt.error import BoltError
 
 from bot.clock import Clock, SystemClock
 from bot.context import AppContext, approvers_text
+from bot.foreground import Foreground
 from bot.listeners import actions, alerts, commands, views
 from bot.postdeploy.render import render_trend
 from bot.render.alert import alert_renderer
@@ -40,8 +41,18 @@ def build_context(
         "alert": alert_renderer(settings),
     }
     publisher = Publisher(db, gateway, renderers)
-    updater = MessageUpdater(publisher, interval_s=settings.config.update_coalesce_seconds)
-    return AppContext(settings=settings, db=db, gateway=gateway, updater=updater, clock=clock or SystemClock())
+    foreground = Foreground()
+    updater = MessageUpdater(
+        publisher, interval_s=settings.config.update_coalesce_seconds, before_send=foreground.let_requests_pass
+    )
+    return AppContext(
+        settings=settings,
+        db=db,
+        gateway=gateway,
+        updater=updater,
+        clock=clock or SystemClock(),
+        foreground=foreground,
+    )
 
 
 def create_app(ctx: AppContext) -> App:

@@ -14,6 +14,7 @@ from bot.checklist.model import Template
 from bot.clock import Clock
 from bot.coalesce import Coalescer
 from bot.config.schema import Audience
+from bot.foreground import Foreground
 from bot.postdeploy.types import LeaderTask, VerdictHook
 from bot.render.run import readiness_notice
 from bot.services import messages
@@ -47,6 +48,7 @@ class AppContext:
     on_verdicts: list[VerdictHook] = field(default_factory=list)
     leader_tasks: list[LeaderTask] = field(default_factory=list)
     listeners: ListenerPool = field(default_factory=ListenerPool)  # Bolt's listener threads
+    foreground: Foreground = field(default_factory=Foreground)  # requests being answered; after-ack work waits
     alerting: Alerting | None = None  # set while the alerting extension runs (its listeners reach it here)
     _settler: Coalescer[int, tuple[str, str | None]] = field(init=False, repr=False)
 

@@ -34,11 +34,17 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
     def slack_events() -> Any:
         if handler is None:
             return Response("Slack is not configured (Socket Mode)", status=404)
-        problem = malformed(request.get_data(cache=True), request.content_type or "")
-        if problem:
-            log.warning("rejected a malformed Slack request: %s", problem)
-            return Response(problem, status=400)
-        return handler.handle(request)
+        try:
+            with ctx.foreground.answering():
+                return handler.handle(request)
+        except Exception:
+            # Bolt parses the body before checking it: say what is wrong with a broken one, not a stack trace.
+            # Checked only on failure, so a good request's body is parsed once.
+            problem = malformed(request.get_data(cache=True), request.content_type or "")
+            if not problem:
+                raise
+        log.warning("rejected a malformed Slack request: %s", problem)
+        return Response(problem, status=400)
 
     @web.get("/healthz")
     def healthz() -> Any:
@@ -72,7 +78,7 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
 
 
 def malformed(body: bytes, content_type: str) -> str | None:
-    """Bolt parses the body before checking it; answer a broken one plainly instead of with a stack trace."""
+    """What is wrong with a body Bolt could not take, or None."""
     if "application/x-www-form-urlencoded" in content_type:
         fields = parse_qs(body.decode("utf-8", "replace"))
         if "payload" in fields:

@@ -120,10 +120,16 @@ def test_forged_or_stale_requests_get_401_and_change_nothing(
         assert s.scalars(select(ChecklistItem.state).where(ChecklistItem.key == key)).one() == ItemState.OPEN
 
 
-def test_malformed_payload_is_rejected_without_a_stack_trace(bot: Bot) -> None:
-    resp = bot.emu.post_signed(b"payload=%7Bnot-json")
-    assert resp.status_code in (400, 401)
-    assert "Traceback" not in resp.text
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"payload=%7Bnot-json", "payload is not valid JSON"),
+        (b"payload=%5B1%2C2%5D", "payload must be a JSON object with a type"),
+    ],
+)
+def test_malformed_payload_is_rejected_without_a_stack_trace(bot: Bot, body: bytes, says: str) -> None:
+    resp = bot.emu.post_signed(body)
+    assert (resp.status_code, resp.text) == (400, says)
 
 
 def test_full_flow_to_ready(bot: Bot) -> None:

@@ -54,11 +54,12 @@ def failure_text(exc: Exception) -> str:
 def after_ack(ctx: AppContext, tell: Callable[[str], object], work: Callable[[], object]) -> None:
     """Queue work for after the ack on the listener pool. Bolt answers Slack when the listener returns
     (process_before_response), so a listener records, acks and returns; Slack calls and renders run here."""
-    ctx.listeners.submit(_reporting, tell, work)
+    ctx.listeners.submit(_reporting, ctx, tell, work)
 
 
-def _reporting(tell: Callable[[str], object], work: Callable[[], object]) -> None:
+def _reporting(ctx: AppContext, tell: Callable[[str], object], work: Callable[[], object]) -> None:
     """Any failure becomes a message to the user instead of a silent stack trace."""
+    ctx.foreground.let_requests_pass()
     try:
         work()
     except Exception as exc:  # noqa: BLE001 - reported to the user with a reference

@@ -24,8 +24,10 @@ class MessageUpdater:
         interval_s: float = 1.0,
         sweep_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        before_send: Callable[[], object] = lambda: None,
     ) -> None:
         self.publisher = publisher
+        self._before_send = before_send  # e.g. Foreground.let_requests_pass: renders wait for acks
         self.interval_s = interval_s
         self.sweep_s = sweep_s
         self._monotonic = monotonic
@@ -110,6 +112,7 @@ class MessageUpdater:
         with self._cond:  # sends of one batch go out one after another: the interval counts from this one
             self._last_sent[mid] = self._monotonic()
         try:
+            self._before_send()
             done = self.publisher.publish(mid)
         except Exception:  # keep the worker alive; the sweep retries
             log.exception("updating message %s failed", mid)
