@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltError
 
 from bot.clock import Clock, SystemClock
@@ -55,10 +55,24 @@ def build_context(
     )
 
 
+class AnsweringApp(App):
+    """Counts the requests being answered (HTTP and Socket Mode alike): after-ack work waits for them
+    (bot/foreground.py). Bolt's middleware cannot do it: it runs before the listener, not around it."""
+
+    def __init__(self, foreground: Foreground, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._foreground = foreground
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with self._foreground.answering():
+            return super().dispatch(req)
+
+
 def create_app(ctx: AppContext) -> App:
     settings = ctx.settings
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = App(
+    app = AnsweringApp(
+        ctx.foreground,
         client=ctx.gateway.client,
         signing_secret=secret,
         # Bolt answers when the listener returns: a listener records, acks and hands the rest to the listener pool
@@ -68,6 +82,7 @@ def create_app(ctx: AppContext) -> App:
         raise_error_for_unhandled_request=False,
         listener_executor=ctx.listeners,
     )
+
     commands.register(app, ctx)
     actions.register(app, ctx)
     views.register(app, ctx)

@@ -17,6 +17,11 @@ class Foreground:
         self._answering = 0
         self._cond = threading.Condition()
 
+    @property
+    def in_flight(self) -> int:
+        """How many requests are being answered now."""
+        return self._answering
+
     @contextmanager
     def answering(self) -> Iterator[None]:
         """Around a request Slack waits on (its listener records, acks and returns)."""

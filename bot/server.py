@@ -35,8 +35,7 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
         if handler is None:
             return Response("Slack is not configured (Socket Mode)", status=404)
         try:
-            with ctx.foreground.answering():
-                return handler.handle(request)
+            return handler.handle(request)
         except Exception:
             # Bolt parses the body before checking it: say what is wrong with a broken one, not a stack trace.
             # Checked only on failure, so a good request's body is parsed once.

@@ -64,6 +64,7 @@ class BotStack:
         return self.server.url
 
     def start(self) -> BotStack:
+        self.ctx.db.prefill()
         settle_heap()
         self.ctx.updater.start()
         self.ctx.leader_tasks.append(request_pruner(self.ctx))

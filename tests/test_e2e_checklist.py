@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -151,3 +152,35 @@ def test_full_flow_to_ready(bot: Bot) -> None:
             return bool(s.get_one(Deployment, run_id).ready)
 
     assert eventually(stored_ready)
+
+
+def test_acks_come_first_after_ack_work_waits_for_requests_being_answered(bot: Bot) -> None:
+    """Every Slack request counts as being answered while its listener runs; a click's message update waits
+    until none is (bot/foreground.py), while the click itself is acknowledged at once."""
+    gate = bot.stack.ctx.foreground
+    seen: list[int] = []
+    assert bot.stack.bolt is not None
+
+    @bot.stack.bolt.action("test-probe")
+    def probe(ack: Any) -> None:
+        seen.append(gate.in_flight)
+        ack()
+
+    payload = {"type": "block_actions", "user": {"id": "UX"}, "trigger_id": "t1", "team": {"id": "T0"}}
+    payload["actions"] = [{"type": "button", "action_id": "test-probe", "block_id": "b", "action_ts": "1.0"}]
+    assert bot.emu.post_signed(interactivity_body(payload)).status_code == 200
+    assert seen == [1] and gate.in_flight == 0
+
+    run_id = bot.start_run()
+    key = _required_pre_keys(bot, run_id)[0]
+    updates = len(bot.emu.calls_to("chat.update"))
+    gate.max_wait_s = 10  # this test holds a request open for longer than the usual bound
+    with gate.answering():  # another request being answered
+        started = time.monotonic()
+        bot.tick(run_id, key, "UX", settle=False)
+        assert time.monotonic() - started < 2, "the click's ack must not wait"
+        time.sleep(0.5)
+        assert len(bot.emu.calls_to("chat.update")) == updates, "after-ack work ran before the request finished"
+    bot.settle()
+    assert len(bot.emu.calls_to("chat.update")) > updates
+    assert key not in _required_pre_keys(bot, run_id)

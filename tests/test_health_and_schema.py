@@ -76,3 +76,14 @@ def test_deploybot_lists_every_configuration_problem_at_once(tmp_path: Path) -> 
     assert "separation_of_duties" in err
     assert "SLACK_BOT_TOKEN" in err and "SLACK_SIGNING_SECRET" in err
     assert "not-a-bot-token" not in err
+
+
+def test_prefill_opens_the_pool_so_a_first_burst_does_not_wait_for_connections(database: Database) -> None:
+    pool = database.engine.pool
+    database.prefill()
+    assert pool.checkedin() == pool.size() > 1  # type: ignore[attr-defined]
+    opened = pool.checkedin()  # type: ignore[attr-defined]
+    connections = [database.engine.connect() for _ in range(opened)]
+    assert pool.checkedout() == opened and pool.overflow() <= 0  # type: ignore[attr-defined]
+    for conn in connections:
+        conn.close()

@@ -107,6 +107,14 @@ class Database:
         with self._sessions() as session:
             yield session
 
+    def prefill(self) -> None:
+        """Open the pool's connections now, so the first burst of clicks after a start does not wait for
+        PostgreSQL to start a backend per connection (measured: tens of ms each under load)."""
+        size = self.engine.pool.size()  # type: ignore[attr-defined]
+        connections = [self.engine.connect() for _ in range(size)]
+        for conn in connections:
+            conn.close()
+
     def checkpoint(self) -> None:
         """SQLite: fold the WAL into the database off the request path (auto-checkpoints stall a commit)."""
         if self.is_sqlite:
