@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from bot.store.db import Database
+from bot.store.db import Database, IdlePing
 from bot.store.migrate import SchemaError, check_schema, head_revision, upgrade
 from tests.e2e import running_bot
 
@@ -87,3 +90,30 @@ def test_prefill_opens_the_pool_so_a_first_burst_does_not_wait_for_connections(d
     assert pool.checkedout() == opened and pool.overflow() <= 0  # type: ignore[attr-defined]
     for conn in connections:
         conn.close()
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(database: Database) -> None:
+    """PostgreSQL engines ping a pooled connection only after it sat idle (IdlePing); SQLite's need no ping,
+    so the test attaches one there to check the same mechanism on both."""
+    engine = database.engine
+    ping = getattr(engine.pool, "idle_ping", None) or IdlePing(engine)
+    ping.idle_s = 0.2
+    with engine.connect() as conn:
+        dead = conn.connection.dbapi_connection
+        pid = None if database.is_sqlite else conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    assert dead is not None
+    # It dies while it sits in the pool (a database restart, an idle timeout).
+    if pid is None:
+        dead.close()
+    else:
+        with psycopg.connect(make_url(database.url).set(drivername="postgresql").render_as_string(False)) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    time.sleep(0.3)
+    pings = ping.pings
+    with engine.connect() as conn:  # idle long enough: pinged, found dead, replaced
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+        assert conn.connection.dbapi_connection is not dead
+    assert ping.pings == pings + 1
+    with engine.connect() as conn:  # used moments ago: no ping, no round trip
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    assert ping.pings == pings + 1

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import QueuePool
+
+IDLE_PING_S = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -43,7 +47,37 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    IdlePing(engine)
+    return engine
+
+
+class IdlePing:
+    """pool_pre_ping for connections that sat idle: a pooled connection unused for `idle_s` is pinged before
+    use, and replaced if dead. One used moments ago is not: pre-pinging every checkout cost a round trip per
+    click. A restart within `idle_s` of a use fails that statement once, and the pool then drops every
+    connection older than the restart (SQLAlchemy invalidates the pool on a disconnect)."""
+
+    def __init__(self, engine: Engine, idle_s: float = IDLE_PING_S) -> None:
+        self.idle_s = idle_s
+        self.pings = 0
+        self._dialect = engine.dialect
+        event.listen(engine, "connect", self._mark)
+        event.listen(engine, "checkin", self._mark)
+        event.listen(engine, "checkout", self._check)
+        engine.pool.idle_ping = self  # type: ignore[attr-defined]  # tests and tools find it here
+
+    def _mark(self, _dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def _check(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < self.idle_s:
+            return
+        self.pings += 1
+        try:
+            self._dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc  # the pool retries afresh
 
 
 def _tune_sqlite(engine: Engine) -> None:
