@@ -43,7 +43,7 @@ def mark_dirty(
         .values(dirty=SlackMessage.dirty + 1)
         .returning(SlackMessage.id)
     )
-    return list(db_session.scalars(stmt, execution_options={"synchronize_session": False}))
+    return list(db_session.connection().execute(stmt).scalars())  # Core: no ORM bulk-update machinery
 
 
 def messages_of(db_session: Session, deployment_id: int) -> list[SlackMessage]:
@@ -68,4 +68,4 @@ def touch(db_session: Session, *, deployment_id: int, which: list[tuple[str, str
         .values(dirty=SlackMessage.dirty + 1)
         .returning(SlackMessage.id)
     )
-    return list(db_session.scalars(stmt, execution_options={"synchronize_session": False}))
+    return list(db_session.connection().execute(stmt).scalars())  # Core: no ORM bulk-update machinery

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, case, func, select, update
+from sqlalchemy import BindParameter, Integer, ScalarSelect, and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.checklist.model import Template
@@ -163,7 +165,7 @@ def resolve_run(db_session: Session, *, ref: str | None, channel_id: str) -> Dep
     raise UserError(f"Several runs are open here ({listed}); name one, e.g. `/deploy status {runs[0].id}`.")
 
 
-def _readiness_terms(run_id: int) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+def _readiness_terms(run_id: int | BindParameter[int]) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
     """(required pre-deploy items still open, roles not signed) as SQL: a click never loads the run."""
     open_items = (
         select(func.count())
@@ -215,11 +217,13 @@ def run_readiness(db_session: Session, run: Deployment, signoffs: Sequence[Signo
     )
 
 
+_LOCK_RUN = select(Deployment.id).where(Deployment.id == bindparam("p_run")).with_for_update(key_share=True)
+
+
 def lock_run(db_session: Session, run_id: int) -> None:
     """Lock the run row for this transaction (FOR NO KEY UPDATE, which leaves alone the key share that
     foreign-key inserts take). Only the id is read: loading the row would parse the template snapshot."""
-    stmt = select(Deployment.id).where(Deployment.id == run_id).with_for_update(key_share=True)
-    if db_session.scalar(stmt) is None:
+    if db_session.connection().execute(_LOCK_RUN, {"p_run": run_id}).scalar() is None:
         raise NotFound(f"There is no deployment run #{run_id}. `/deploy list` shows the open ones.")
 
 
@@ -237,6 +241,19 @@ def mark_run_changed(db_session: Session, run_id: int, changed: Changed) -> None
     changed.message_ids += messages.mark_dirty(db_session, deployment_id=run_id, kind=messages.PARENT)
 
 
+@cache
+def _store_readiness() -> Any:
+    """Built once (a settle follows every few clicks): the run's readiness, stored only when it flips."""
+    open_items, unsigned = _readiness_terms(bindparam("p_run", type_=Integer))
+    ready_now = and_(open_items == 0, unsigned == 0)
+    return (
+        update(Deployment)
+        .where(Deployment.id == bindparam("p_run"), Deployment.ready.is_distinct_from(ready_now))
+        .values(ready=ready_now, updated_at=bindparam("p_now", type_=Deployment.updated_at.type))
+        .returning(Deployment.ready)
+    )
+
+
 def settle_readiness(db_session: Session, run_id: int, *, now: datetime) -> bool | None:
     """After a change has committed: store the run's readiness; the new value when it flipped, else None.
 
@@ -246,16 +263,8 @@ def settle_readiness(db_session: Session, run_id: int, *, now: datetime) -> bool
     it happen once.
     """
     lock_run(db_session, run_id)
-    open_items, unsigned = _readiness_terms(run_id)
-    ready_now = and_(open_items == 0, unsigned == 0)
     # Count and store in one statement: it runs after the lock, so it counts every change committed before.
-    ready = db_session.scalar(
-        update(Deployment)
-        .where(Deployment.id == run_id, Deployment.ready.is_distinct_from(ready_now))
-        .values(ready=ready_now, updated_at=now)
-        .returning(Deployment.ready),
-        execution_options={"synchronize_session": False},
-    )
+    ready = db_session.connection().execute(_store_readiness(), {"p_run": run_id, "p_now": now}).scalar()
     if ready is None:
         return None
     audit.record(
