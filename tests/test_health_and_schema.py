@@ -96,7 +96,7 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(databas
     """PostgreSQL engines ping a pooled connection only after it sat idle (IdlePing); SQLite's need no ping,
     so the test attaches one there to check the same mechanism on both."""
     engine = database.engine
-    ping = getattr(engine.pool, "idle_ping", None) or IdlePing(engine)
+    ping = database.idle_ping or IdlePing(engine)
     ping.idle_s = 0.2
     with engine.connect() as conn:
         dead = conn.connection.dbapi_connection

@@ -44,7 +44,8 @@ def set_item(
     reason: str | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> Changed:
-    """Set one item. Name it by id, or by run and key. Touches only that item's row (plus the run's lock)."""
+    """Set one item. Name it by id, or by run and key. Writes only that item's row, its audit entry, and the
+    sign-offs an un-tick of a gating item voids."""
     if state not in (ItemState.OPEN, ItemState.DONE, ItemState.NA):
         raise UserError(f"Unknown item state {state!r}.")
     reason = (reason or "").strip() or None

@@ -47,9 +47,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
-    IdlePing(engine)
-    return engine
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20)  # Database adds IdlePing
 
 
 class IdlePing:
@@ -65,7 +63,6 @@ class IdlePing:
         event.listen(engine, "connect", self._mark)
         event.listen(engine, "checkin", self._mark)
         event.listen(engine, "checkout", self._check)
-        engine.pool.idle_ping = self  # type: ignore[attr-defined]  # tests and tools find it here
 
     def _mark(self, _dbapi_conn: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
@@ -104,6 +101,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url, echo=echo)
+        self.idle_ping = None if self.is_sqlite else IdlePing(self.engine)  # SQLite's file does not go away
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer_engine = self.engine.execution_options(sqlite_immediate=True)
         self._writers = sessionmaker(self._writer_engine, expire_on_commit=False)
