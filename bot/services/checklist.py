@@ -90,7 +90,8 @@ def set_item(
     return changed
 
 
-def _check_found(item: Any, named: object) -> Any:
+def _editable_item(item: Any, named: object) -> Any:
+    """The item row the click names, if it exists and its run still takes changes."""
     if item is None:
         raise NotFound(f"That checklist item ({named}) does not exist in this run.")
     if item.run_state not in EDITABLE:
@@ -107,7 +108,7 @@ def _set_in_one_statement(db_session: Session, change: ItemChange) -> tuple[Any,
     row = run_click(db_session, change, editable=EDITABLE)
     if row is not None and not row.claimed:
         return None
-    item = _check_found(row, change.key or change.item_id)
+    item = _editable_item(row, change.key or change.item_id)
     if not item.updated:  # the run closed between the statement's snapshot and its lock
         raise Conflict(f"Run #{item.deployment_id} changed meanwhile; try again.")
     expire_loaded(db_session, ChecklistItem, [item.id])
@@ -134,7 +135,7 @@ def _set_in_steps(db_session: Session, change: ItemChange) -> tuple[Any, bool]:
     conn = db_session.connection()
     lock = _lock_statement(by_id=change.item_id is not None, in_run=change.run_id is not None)
     params = {"p_item_id": change.item_id, "p_key": change.key, "p_run_id": change.run_id}
-    item = _check_found(conn.execute(lock, params).first(), change.key or change.item_id)
+    item = _editable_item(conn.execute(lock, params).first(), change.key or change.item_id)
     values = {
         "state": change.state,
         "na_reason": change.na_reason,

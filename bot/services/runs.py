@@ -244,11 +244,12 @@ def mark_run_changed(db_session: Session, run_id: int, changed: Changed) -> None
 @cache
 def _store_readiness() -> Any:
     """Built once (a settle follows every few clicks): the run's readiness, stored only when it flips."""
-    open_items, unsigned = _readiness_terms(bindparam("p_run", type_=Integer))
+    run = bindparam("p_run", type_=Integer)
+    open_items, unsigned = _readiness_terms(run)
     ready_now = and_(open_items == 0, unsigned == 0)
     return (
         update(Deployment)
-        .where(Deployment.id == bindparam("p_run"), Deployment.ready.is_distinct_from(ready_now))
+        .where(Deployment.id == run, Deployment.ready.is_distinct_from(ready_now))
         .values(ready=ready_now, updated_at=bindparam("p_now", type_=Deployment.updated_at.type))
         .returning(Deployment.ready)
     )
