@@ -22,6 +22,7 @@ from bot.services.runs import Changed, get_run, settle_readiness
 from bot.settings import Settings
 from bot.slack.gateway import Gateway
 from bot.slack.updater import MessageUpdater
+from bot.slack.usergroups import UsergroupDirectory
 from bot.store.db import Database
 from bot.store.models import ChecklistItem
 from bot.workers import ListenerPool
@@ -50,24 +51,40 @@ class AppContext:
     listeners: ListenerPool = field(default_factory=ListenerPool)  # Bolt's listener threads
     foreground: Foreground = field(default_factory=Foreground)  # requests being answered; after-ack work waits
     alerting: Alerting | None = None  # set while the alerting extension runs (its listeners reach it here)
+    usergroups: UsergroupDirectory = field(init=False, repr=False)
     _settler: Coalescer[int, tuple[str, str | None]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._settler = Coalescer(self._settle_run)
+        self.usergroups = UsergroupDirectory(self.gateway, self.listeners.submit)
 
     def template(self, name: str | None = None) -> Template:
         return _load_template(name or self.settings.template)
 
     def _allows(self, audience: Audience, user_id: str) -> bool:
-        if audience.everyone or user_id in audience.users:
-            return True
-        return any(user_id in self.gateway.usergroup_members(g) for g in audience.usergroups)
+        """Safe before ack(): user groups are answered from memory (slack/usergroups.py)."""
+        member_of = (g for g in audience.usergroups if user_id in self.usergroups.members(g))
+        return audience.allows(user_id, member_of)
 
     def may(self, action: str, user_id: str) -> bool:
         return self._allows(getattr(self.settings.permissions, action), user_id)
 
     def is_approver(self, role_key: str, user_id: str) -> bool:
         return self._allows(self.settings.approvers_for(role_key), user_id)
+
+    def warm(self) -> None:
+        """Fetch what answers need from Slack (workspace URL, user group members) in the background at
+        start-up, so no request waits for a Web API call before its ack."""
+        self.listeners.submit(self._learn_workspace)
+        perms = self.settings.permissions
+        audiences = [*self.settings.config.approvers.values(), *(getattr(perms, a) for a in type(perms).model_fields)]
+        self.usergroups.warm(sorted({g for a in audiences for g in a.usergroups}))
+
+    def _learn_workspace(self) -> None:
+        try:
+            self.gateway.auth_test()
+        except Exception:  # noqa: BLE001 - answers go without message links; /readyz retries auth.test
+            log.warning("auth.test failed; answers will link channels, not messages", exc_info=True)
 
     def deployment_channel(self, typed_in: str) -> str:
         return self.settings.channel or typed_in

@@ -23,3 +23,9 @@ class Forbidden(UserError):
 
 class Conflict(UserError):
     code = "conflict"
+
+
+class Unavailable(UserError):
+    """A service we depend on (Slack) could not answer in time; trying again later will do."""
+
+    code = "unavailable"

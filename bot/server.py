@@ -60,7 +60,7 @@ def create_web_app(ctx: AppContext, bolt: App | None) -> Flask:
         with lock:
             if time.monotonic() - auth_cache["at"] > AUTH_TTL_S or not auth_cache["ok"]:
                 try:
-                    ctx.gateway.client.auth_test()
+                    ctx.gateway.auth_test()
                     auth_cache.update(ok=True, error=None)
                 except Exception as exc:  # noqa: BLE001
                     auth_cache.update(ok=False, error=type(exc).__name__)

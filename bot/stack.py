@@ -67,6 +67,7 @@ class BotStack:
         self.ctx.db.prefill()
         settle_heap()
         self.ctx.updater.start()
+        self.ctx.warm()
         self.ctx.leader_tasks.append(request_pruner(self.ctx))
         for ext in self._extensions:
             self._stops.append(ext(self.ctx))

@@ -84,6 +84,8 @@ def running_bot(
         stack.start()
         emu.bot_url = f"{stack.url}/slack/events"
         yield Bot(emu, stack)
+        # Every message and modal the bot sent went through the emulator's validator (Slack's limits).
+        assert emu.warnings == [], emu.warnings
     finally:
         if stack is not None:
             stack.stop()
@@ -185,7 +187,9 @@ class Bot:
             self.settle()
         return resp
 
-    def click_parent(self, run_id: int, action_id: str, user: str, value: str | None = None) -> Any:
+    def click_parent(
+        self, run_id: int, action_id: str, user: str, value: str | None = None, *, settle: bool = True
+    ) -> Any:
         parent = self.parent(run_id)
         for b in parent["blocks"]:
             elements = b.get("elements", []) + ([b["accessory"]] if "accessory" in b else [])
@@ -193,7 +197,8 @@ class Bot:
                 if e.get("action_id") == action_id and (value is None or e.get("value") == value):
                     resp = self.emu.click(user, CHANNEL, parent["ts"], action_id, b["block_id"], value=e.get("value"))
                     assert resp.status_code == 200, resp.text
-                    self.settle()
+                    if settle:
+                        self.settle()
                     return resp
         raise AssertionError(f"no {action_id} {value} on the parent message")
 

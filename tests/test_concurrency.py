@@ -174,7 +174,7 @@ def test_final_authorisation_waits_for_an_untick_in_flight_and_is_refused(databa
     def authorise() -> None:
         assert untick_started.wait(10)
         with database.write() as s:
-            changed = sign(s, run_id=run_id, role_key=final, actor="UDM", now=NOW, is_approver=lambda *_: True)
+            changed = sign(s, run_id=run_id, role_key=final, actor="UDM", now=NOW, approver=True)
             outcome["refused"] = changed.refused
 
     threads = [threading.Thread(target=untick), threading.Thread(target=authorise)]

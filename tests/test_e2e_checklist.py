@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from slack_bolt import Ack
 from sqlalchemy import select
 
 from bot.render.limits import message_problems
@@ -51,7 +52,23 @@ def test_start_posts_parent_and_sections_within_limits(bot: Bot) -> None:
 def test_tick_is_recorded_before_ack_and_shown(bot: Bot) -> None:
     run_id = bot.start_run()
     key = "pre-deployment-security-requirements.security-audit-passed"
+    at_ack: list[list[str]] = []
+    assert bot.stack.bolt is not None
+
+    @bot.stack.bolt.middleware
+    def look_at_the_ack(context: Any, next: Any) -> None:  # noqa: A002 - Bolt's argument name
+        """What the database holds at the moment the listener acknowledges (Slack hears back after)."""
+
+        class Observed(Ack):
+            def __call__(self, *args: Any, **kwargs: Any) -> Any:
+                at_ack.append([e.to_state for e in _audit(bot, run_id) if e.subject == key])
+                return super().__call__(*args, **kwargs)
+
+        context["ack"] = Observed()
+        next()
+
     bot.tick(run_id, key, "UX")
+    assert at_ack == [["done"]]
     with bot.stack.ctx.db.read() as s:
         item = s.scalars(select(ChecklistItem).where(ChecklistItem.key == key)).one()
         assert (item.state, item.changed_by) == (ItemState.DONE, "UX")
@@ -89,16 +106,31 @@ def _click_body(bot: Bot, run_id: int, key: str, user: str, checked: bool = True
     return interactivity_body(payload)
 
 
-def test_same_click_delivered_twice_is_recorded_once(bot: Bot) -> None:
+def test_clicks_and_modal_submissions_delivered_twice_are_recorded_once(bot: Bot) -> None:
     run_id = bot.start_run()
     key = "pre-deployment-security-requirements.security-audit-passed"
-    body = _click_body(bot, run_id, key, "UX")
-    first = bot.emu.post_signed(body)
-    second = bot.emu.post_signed(body)
-    assert (first.status_code, second.status_code) == (200, 200)
+    bot.tick(run_id, key, "UX", settle=False)
+    assert bot.emu.redeliver().status_code == 200
     bot.settle()
-    entries = [e for e in _audit(bot, run_id) if e.subject == key]
-    assert [(e.actor, e.to_state) for e in entries] == [("UX", "done")]
+    assert [(e.actor, e.to_state) for e in _audit(bot, run_id) if e.subject == key] == [("UX", "done")]
+
+    na_key = "application-configuration.app-store-builds"
+    message, block = bot.find_item(run_id, na_key)
+    more = block["elements"][1]
+    bot.emu.click("UX", CHANNEL, message["ts"], more["action_id"], block["block_id"], selected_option="na")
+    view = bot.open_view("UX")
+    bot.emu.submit_view("UX", view["id"], {"reason": {"reason_input": "no mobile release"}})
+    assert bot.emu.redeliver().status_code == 200
+    bot.settle()
+    assert [(e.actor, e.to_state) for e in _audit(bot, run_id) if e.subject == na_key] == [("UX", "na")]
+
+    bot.click_parent(run_id, "sign", "USEC", "security-team")
+    view = bot.open_view("USEC")
+    bot.emu.submit_view("USEC", view["id"], {"comment": {"comment_input": "scan clean"}})
+    assert bot.emu.redeliver().status_code == 200
+    bot.settle()
+    signed = [e for e in _audit(bot, run_id) if e.subject == "security-team"]
+    assert [(e.actor, e.kind, e.to_state) for e in signed] == [("USEC", "signoff", "signed")]
 
 
 @pytest.mark.parametrize(
@@ -184,3 +216,20 @@ def test_acks_come_first_after_ack_work_waits_for_requests_being_answered(bot: B
     bot.settle()
     assert len(bot.emu.calls_to("chat.update")) > updates
     assert key not in _required_pre_keys(bot, run_id)
+
+
+def test_every_update_of_a_message_carries_fresh_block_ids(bot: Bot) -> None:
+    """Slack keeps a client's checkbox state per block_id: re-rendering with new ids makes every client show
+    what the database says, even one that has not seen the previous update."""
+    run_id = bot.start_run()
+    keys = _required_pre_keys(bot, run_id)[:3]
+    message, _ = bot.find_item(run_id, keys[0])
+    for key in keys:
+        assert bot.find_item(run_id, key)[0]["ts"] == message["ts"]  # all in one section message
+        bot.tick(run_id, key, "UX")
+    updates = [c.params for c in bot.emu.calls_to("chat.update") if c.params.get("ts") == message["ts"]]
+    assert len(updates) >= len(keys)
+    shown = [message["blocks"], *(u["blocks"] for u in updates)]
+    ids = [{b["block_id"] for b in blocks} for blocks in shown]
+    for before, after in zip(ids, ids[1:], strict=False):
+        assert before and after and not before & after

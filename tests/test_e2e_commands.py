@@ -34,7 +34,7 @@ def _reply(bot: Bot, text: str, user: str = "URM", channel: str = CHANNEL) -> st
         ("start a b c d", "Usage: `/deploy start SERVICE VERSION"),
         ("start api 1.0 --template", "`--template` needs a name"),
         ("start api 1.0 --colour red", "Unknown option `--colour`"),
-        ("start api 1.0 --template no-such-template", "no-such-template"),
+        ("start api 1.0 --template no-such-template", "No checklist template named 'no-such-template' (available"),
         ('start "api 1.0', "Check your quotes"),
         ("status", "No deployment run is open in this channel"),
         ("status abc", "Usage: `/deploy status [RUN]`"),
@@ -51,11 +51,16 @@ def test_usage_and_errors(bot: Bot, text: str, expected: str) -> None:
 
 def test_status_list_and_abort(bot: Bot) -> None:
     run_id = bot.start_run("start payments-api 1.4.2 staging")
-    assert f"#{run_id} payments-api 1.4.2 → staging" in _reply(bot, "list")
+    assert f"|#{run_id}> payments-api 1.4.2 → staging" in _reply(bot, "list")
     status = _reply(bot, "status")
     assert "NOT READY" in status and "2/92 items resolved" in status
-    # typed elsewhere: answers with a link to the run's channel
-    assert f"<#{CHANNEL}>" in _reply(bot, f"status {run_id}", channel="CELSEWHERE")
+    # typed elsewhere: answers with a link to the run's message
+    link = _permalink(bot, run_id)
+    assert f"Run #{run_id} lives in <#{CHANNEL}>: <{link}|open it>." in _reply(
+        bot, f"status {run_id}", channel="CELSEWHERE"
+    )
+    assert f"<{link}|#{run_id}>" in _reply(bot, "list", channel="CELSEWHERE")
+    assert "lives in" not in _reply(bot, f"status {run_id}")
     second = bot.start_run("start web 2.0")
     assert "Several runs are open here" in _reply(bot, "status")
     assert "aborted" in _reply(bot, f"abort {second} wrong version")
@@ -67,6 +72,27 @@ def test_status_list_and_abort(bot: Bot) -> None:
         assert [e.to_state for e in entry] == ["open", "aborted"]
     eventually(lambda: "ABORTED" in bot.parent(second)["text"])
     eventually(lambda: any("Run aborted by <@URM>" in m.get("text", "") for m in bot.thread(second)))
+
+
+def _permalink(bot: Bot, run_id: int) -> str:
+    """What Slack's chat.getPermalink says the run's parent message is."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token="xoxb-test", base_url=bot.emu.api_url)
+    return str(client.chat_getPermalink(channel=CHANNEL, message_ts=bot.parent(run_id)["ts"])["permalink"])
+
+
+def test_a_run_started_from_another_channel_is_posted_in_the_deployment_channel_and_linked(bot: Bot) -> None:
+    resp = bot.emu.slash("URM", "/deploy", "start web 2.0 --template lamsa-production", "CELSEWHERE")
+    reply = resp.json()
+    assert reply["response_type"] == "ephemeral"
+    assert f"in <#{CHANNEL}>" in reply["text"]
+    run_id = int(reply["text"].split("#")[1].split(":")[0])
+    link = eventually(lambda: _permalink(bot, run_id))
+    follow_up = bot.wait_ephemeral("URM", "lives in")
+    assert follow_up == f"Run #{run_id} lives in <#{CHANNEL}>: <{link}|open it>."
+    assert bot.emu.messages("CELSEWHERE") == []
+    assert len(bot.thread(run_id)) == 9
 
 
 def test_permissions_are_enforced(db_url: str) -> None:

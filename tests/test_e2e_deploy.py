@@ -42,6 +42,19 @@ def test_mark_deployed_when_not_ready_needs_a_recorded_override(bot: Bot) -> Non
     eventually(lambda: "DEPLOYED" in bot.parent(run_id)["text"])
 
 
+def test_only_permitted_people_mark_runs_deployed(db_url: str) -> None:
+    with running_bot(db_url, permissions={"deploy": {"usergroups": ["SDM"]}}) as bot:
+        run_id = bot.start_run()
+        bot.click_parent(run_id, "mark_deployed", "URM")
+        assert bot.wait_ephemeral("URM", "not allowed to mark runs deployed")
+        reply = bot.emu.slash("URM", "/deploy", f"deployed {run_id} --override hotfix", CHANNEL).json()
+        assert "not allowed to mark runs deployed" in reply["text"]
+        assert bot.emu.open_views("URM") == []
+        assert _run(bot, run_id).state == RunState.OPEN
+        bot.click_parent(run_id, "mark_deployed", "UDM")  # in the group: asked for an override reason
+        assert "NOT READY" in str(bot.open_view("UDM")["blocks"])
+
+
 def test_abort_button_asks_for_a_reason(bot: Bot) -> None:
     run_id = bot.start_run()
     key = "pre-deployment-security-requirements.security-audit-passed"

@@ -54,8 +54,37 @@ def test_non_approver_is_refused_and_the_attempt_recorded(bot: Bot) -> None:
 def test_final_authorisation_waits_for_items_and_other_roles(bot: Bot) -> None:
     run_id = bot.start_run()
     bot.click_parent(run_id, "sign", "UDM", "deployment-manager")
-    assert bot.wait_ephemeral("UDM", "waits for")
+    assert bot.wait_ephemeral("UDM", "required item(s) still open")
+    _tick_all_required(bot, run_id)
+    for role, user in ROLE_SIGNERS[:-1]:
+        bot.sign(run_id, role, user)
+    bot.click_parent(run_id, "sign", "UDM", "deployment-manager")
+    assert bot.wait_ephemeral("UDM", "Final authorisation waits for: Business Owner.")
+    assert bot.emu.open_views("UDM") == []
     assert _signoffs(bot, run_id)["deployment-manager"][0] == SignoffState.PENDING
+    assert [r.actor for r in _refusals(bot, run_id)] == ["UDM", "UDM"]
+
+
+def test_signing_by_user_group_never_waits_for_slack_before_the_answer(bot: Bot) -> None:
+    """Deployment managers are the user group SDM. Its members were fetched at start-up, so while Slack
+    rate-limits usergroups.users.list (Retry-After: 2, twice) the click and the modal are answered at once."""
+    run_id = bot.start_run()
+    _tick_all_required(bot, run_id)
+    for role, user in ROLE_SIGNERS:
+        bot.sign(run_id, role, user)
+    assert len(bot.emu.calls_to("usergroups.users.list")) == 1  # the start-up fetch
+    bot.emu.fail_next("usergroups.users.list", status=429, retry_after=2, count=2)
+
+    started = time.monotonic()
+    bot.click_parent(run_id, "sign", "UDM", "deployment-manager", settle=False)
+    assert time.monotonic() - started < 1.0
+    view = bot.open_view("UDM")
+    started = time.monotonic()
+    resp = bot.emu.submit_view("UDM", view["id"], {"comment": {"comment_input": "go"}})
+    assert time.monotonic() - started < 1.0
+    assert resp.status_code == 200 and not resp.content  # closed: no errors
+    assert _signoffs(bot, run_id)["deployment-manager"] == (SignoffState.SIGNED, "UDM")
+    assert len(bot.emu.calls_to("usergroups.users.list")) == 1
 
 
 def test_separation_of_duties(db_url: str) -> None:
@@ -80,6 +109,17 @@ def test_separation_of_duties(db_url: str) -> None:
         bot.sign(run_id, "deployment-manager", "UDM")
         assert _signoffs(bot, run_id)["deployment-manager"] == (SignoffState.SIGNED, "UDM")
         assert len(_refusals(bot, run_id)) == 2
+
+
+def test_without_separation_of_duties_one_person_may_sign_several_roles(db_url: str) -> None:
+    approvers = {"security-team": {"users": ["USEC"]}, "devops-team": {"users": ["USEC"]}}
+    with running_bot(db_url, approvers=approvers, separation_of_duties=False) as bot:
+        run_id = bot.start_run()
+        bot.sign(run_id, "security-team", "USEC")
+        bot.sign(run_id, "devops-team", "USEC")
+        signed = _signoffs(bot, run_id)
+        assert signed["security-team"] == signed["devops-team"] == (SignoffState.SIGNED, "USEC")
+        assert _refusals(bot, run_id) == []
 
 
 def test_unticking_after_ready_makes_signoffs_stale_and_tells_the_channel(bot: Bot) -> None:

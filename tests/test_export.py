@@ -27,10 +27,6 @@ AUDIT_PASSED = "pre-deployment-security-requirements.security-audit-passed"
 NA_REASON = "Vault is not used here; CI injects the env"
 
 
-def anyone(_role: str, _user: str) -> bool:
-    return True
-
-
 def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
@@ -81,7 +77,7 @@ def seed_partial(database: Database, template: Template) -> int:
         with database.write() as s:
             assert (
                 sign(
-                    s, run_id=run_id, role_key=role, actor=user, now=at(minute), is_approver=anyone, comment=comment
+                    s, run_id=run_id, role_key=role, actor=user, now=at(minute), approver=True, comment=comment
                 ).refused
                 is None
             )
@@ -95,13 +91,13 @@ def seed_partial(database: Database, template: Template) -> int:
             role_key="security-team",
             actor="U0ALICE",
             now=at(10),
-            is_approver=anyone,
+            approver=True,
             comment="Renewed",
         )
     with database.write() as s:
         assert revoke(s, run_id=run_id, role_key="lead-developer", actor="U0CAROL", now=at(11)).refused is None
     with database.write() as s:  # separation of duties: alice already signed Security Team
-        refused = sign(s, run_id=run_id, role_key="product-manager", actor="U0ALICE", now=at(12), is_approver=anyone)
+        refused = sign(s, run_id=run_id, role_key="product-manager", actor="U0ALICE", now=at(12), approver=True)
         assert refused.refused is not None
     return run_id
 
@@ -276,7 +272,7 @@ def test_ready_and_deployed_run(database: Database, template: Template) -> None:
     for n, role in enumerate(template.signoff_roles):
         with database.write() as s:
             assert (
-                sign(s, run_id=run_id, role_key=role.key, actor=signers[n], now=at(2 + n), is_approver=anyone).refused
+                sign(s, run_id=run_id, role_key=role.key, actor=signers[n], now=at(2 + n), approver=True).refused
                 is None
             )
     with database.write() as s:  # what the app does after each change commits (AppContext.after_change)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -13,9 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.app import build_context
+from bot.sandbox import SlackEmulator
+from bot.server import BotServer, create_web_app
 from bot.store.db import Database, IdlePing
 from bot.store.migrate import SchemaError, check_schema, head_revision, upgrade
-from tests.e2e import running_bot
+from tests.e2e import SECRET, make_settings, running_bot
 
 
 def test_healthz_and_readyz(db_url: str) -> None:
@@ -117,3 +121,24 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(databas
     with engine.connect() as conn:  # used moments ago: no ping, no round trip
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     assert ping.pings == pings + 1
+
+
+def test_readyz_reports_an_unreachable_database() -> None:
+    """The database went away (here: nothing listens on its port): 503 and what is wrong, at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: connections to it are refused
+    with SlackEmulator(signing_secret=SECRET) as emu:
+        settings = make_settings(emu, f"postgresql+psycopg://postgres@127.0.0.1:{port}/test?connect_timeout=2")
+        ctx = build_context(settings)
+        server = BotServer(create_web_app(ctx, None)).start()
+        try:
+            started = time.monotonic()
+            resp = httpx.get(f"{server.url}/readyz", timeout=10)
+            assert time.monotonic() - started < 3
+            assert resp.status_code == 503
+            assert resp.json() == {"status": "unavailable", "problems": {"database": "OperationalError"}}
+            assert httpx.get(f"{server.url}/healthz").status_code == 200  # alive, just not ready
+        finally:
+            server.stop()
+            ctx.db.dispose()

@@ -10,3 +10,7 @@ class TemplateError(ValueError):
         self.message = message
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {message}")
+
+
+class TemplateNotFound(TemplateError):
+    """No template has the name asked for; `message` lists the ones there are."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.checklist.encoding import decode_utf8
-from bot.checklist.errors import TemplateError
+from bot.checklist.errors import TemplateError, TemplateNotFound
 from bot.checklist.frontmatter import did_you_mean
 from bot.checklist.model import Template
 from bot.checklist.parser import parse_template
@@ -37,7 +37,7 @@ def find_template(name: str, search_dirs: Sequence[Path] | None = None) -> Path:
     names = available_templates(dirs)
     listing = ", ".join(names) if names else "none"
     where = ", ".join(str(d) for d in dirs)
-    raise TemplateError(
+    raise TemplateNotFound(
         f"no checklist template named {name!r} (available: {listing}){did_you_mean(stem, names)}", path=where
     )
 

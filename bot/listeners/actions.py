@@ -114,14 +114,13 @@ def register(app: App, ctx: AppContext) -> None:
         tell = _tell(ctx, body)
         role_key = action["value"]
         user = user_of(body)
-        run_id = _run_id_from_message(ctx, body)
         try:
+            run_id = _run_id_from_message(ctx, body)
+            approver = ctx.is_approver(role_key, user)  # from memory; before any transaction in case it is not
             with ctx.db.read() as s:
                 run = get_run(s, run_id)
                 signoff = find_signoff(run, role_key)
-                why = refusal(
-                    run, signoff, user, is_approver=ctx.is_approver, separation=ctx.settings.separation_of_duties
-                )
+                why = refusal(run, signoff, user, approver=approver, separation=ctx.settings.separation_of_duties)
                 title, role_title = run_title(run), signoff.role_title
             if why:
                 with ctx.db.write() as s:  # sign() re-checks and records the refused attempt
@@ -131,7 +130,7 @@ def register(app: App, ctx: AppContext) -> None:
                         role_key=role_key,
                         actor=user,
                         now=ctx.clock.now(),
-                        is_approver=ctx.is_approver,
+                        approver=approver,
                         separation_of_duties=ctx.settings.separation_of_duties,
                         request_id=request_id(body),
                     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.checklist.errors import TemplateError
+from bot.checklist.errors import TemplateError, TemplateNotFound
 from bot.commands import USAGE, Command, parse
 from bot.context import AppContext
 from bot.errors import Forbidden, UserError
@@ -15,6 +16,9 @@ from bot.render import status as status_render
 from bot.services import audit
 from bot.services.messages import messages_of
 from bot.services.runs import abort_run, get_run, mark_deployed, open_runs, resolve_run, start_run
+from bot.store.models import Deployment
+
+START_LINK_WAIT_S = 10.0  # a run started from elsewhere: how long to wait for its message, to link it
 
 
 def register(app: App, ctx: AppContext) -> None:
@@ -24,7 +28,7 @@ def register(app: App, ctx: AppContext) -> None:
             command = parse(body.get("text") or "")
             reply, work = _dispatch(ctx, command, body)
         except (UserError, TemplateError) as exc:
-            text = exc.message if isinstance(exc, UserError) else f"That checklist template is broken: {exc}"
+            text = _template_problem(exc) if isinstance(exc, TemplateError) else exc.message
             ack(text=text, response_type="ephemeral")
             return
         except Exception as exc:  # noqa: BLE001 - the user gets a reference id, never a stack trace
@@ -33,35 +37,61 @@ def register(app: App, ctx: AppContext) -> None:
         merged: dict[str, Any] = {"response_type": "ephemeral", **reply}
         ack(**merged)
         if work:
-            after_ack(ctx, lambda text: respond(text=text, response_type="ephemeral"), work)
+            tell = _teller(respond)
+            after_ack(ctx, tell, lambda: _follow_up(work, tell))
 
 
 Reply = dict[str, Any]
+Work = Callable[[], str | None]  # after the ack; a text it returns follows the reply
 
 
-def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, Any]:
+def _template_problem(exc: TemplateError) -> str:
+    if isinstance(exc, TemplateNotFound):  # the person typed a wrong name; the server's paths are no help
+        return exc.message[:1].upper() + exc.message[1:] + "."
+    return f"That checklist template is broken: {exc}"
+
+
+def _teller(respond: Respond) -> Callable[[str], object]:
+    return lambda text: respond(text=text, response_type="ephemeral")
+
+
+def _follow_up(work: Work, tell: Callable[[str], object]) -> None:
+    text = work()
+    if text:
+        tell(text)
+
+
+def _answer(ctx: AppContext, text: str, run: Deployment, typed_in: str) -> Reply:
+    """A reply about a run; typed outside the run's channel, it links to the run's message."""
+    where = status_render.where_it_lives(run, typed_in=typed_in, workspace_url=ctx.gateway.workspace_url)
+    return {"text": f"{text}\n{where}" if where else text}
+
+
+def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, Work | None]:
     user, channel = body["user_id"], body["channel_id"]
     now = ctx.clock.now()
     if cmd.name == "help":
         return {"text": USAGE}, None
     if cmd.name == "list":
         with ctx.db.read() as s:
-            return {"text": status_render.run_list(open_runs(s))}, None
+            return {"text": status_render.run_list(open_runs(s), workspace_url=ctx.gateway.workspace_url)}, None
     if cmd.name == "status":
         with ctx.db.read() as s:
             run = resolve_run(s, ref=cmd.run, channel_id=channel)
-            return {"text": status_render.run_status(run, typed_in=channel)}, None
+            text = status_render.run_status(run, typed_in=channel, workspace_url=ctx.gateway.workspace_url)
+            return {"text": text}, None
     if cmd.name == "start":
         return _start(ctx, cmd, body)
     if cmd.name == "abort":
         _require(ctx, "abort", user, "abort runs")
         with ctx.db.write() as s:
             run = resolve_run(s, ref=cmd.run, channel_id=channel)
-            changed = abort_run(s, run_id=run.id, actor=user, reason=cmd.text, now=now)
+            changed = abort_run(s, run_id=run.id, actor=user, reason=cmd.text, now=now, request_id=request_id(body))
             where = run.channel_id, run.thread_ts
-        return {"text": f"Run #{changed.deployment_id} aborted."}, lambda: _announce(
-            ctx, changed, where, f":no_entry: Run aborted by <@{user}>: _{cmd.text}_"
-        )
+            reply = _answer(ctx, f"Run #{run.id} aborted.", run, channel)
+        if changed.duplicate:
+            return {"text": f"Run #{run.id} was already aborted by that request."}, None
+        return reply, lambda: _announce(ctx, changed, where, f":no_entry: Run aborted by <@{user}>: _{cmd.text}_")
     if cmd.name == "deployed":
         _require(ctx, "deploy", user, "mark runs deployed")
         with ctx.db.write() as s:
@@ -75,22 +105,30 @@ def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Repl
                 request_id=request_id(body),
             )
             where = run.channel_id, run.thread_ts
-        return {"text": f"Run #{changed.deployment_id} marked deployed."}, lambda: _deployed(ctx, changed, where, user)
+            reply = _answer(ctx, f"Run #{run.id} marked deployed.", run, channel)
+        return reply, lambda: _deployed(ctx, changed, where, user)
     if cmd.name == "incident":
         _require(ctx, "incident", user, "declare incidents")
-        with ctx.db.read() as s:
-            run_id = resolve_run(s, ref=cmd.run, channel_id=channel).id
         if not ctx.on_incident:
             raise UserError("Incident handling is not configured on this Deploy Bot.")
-        return {"text": f"Incident declared on run #{run_id}; paging on-call."}, lambda: [
-            hook(run_id, user, cmd.text) for hook in ctx.on_incident
-        ]
+        with ctx.db.write() as s:
+            run = resolve_run(s, ref=cmd.run, channel_id=channel)
+            if not audit.claim_request(s, request_id(body), now=now):
+                return {"text": "That incident was already declared."}, None
+            run_id = run.id
+            reply = _answer(ctx, f"Incident declared on run #{run_id}; paging on-call.", run, channel)
+
+        def page() -> None:
+            for hook in ctx.on_incident:
+                hook(run_id, user, cmd.text)
+
+        return reply, page
     if cmd.name == "export":
         with ctx.db.read() as s:
-            run_id = resolve_run(s, ref=cmd.run, channel_id=channel).id
-        return {"text": f"Exporting run #{run_id}; the file will appear in its thread."}, lambda: export_to_thread(
-            ctx, run_id
-        )
+            run = resolve_run(s, ref=cmd.run, channel_id=channel)
+            run_id = run.id
+            reply = _answer(ctx, f"Exporting run #{run_id}; the file will appear in its thread.", run, channel)
+        return reply, lambda: export_to_thread(ctx, run_id)
     raise UserError(USAGE)
 
 
@@ -99,7 +137,7 @@ def _require(ctx: AppContext, action: str, user: str, what: str) -> None:
         raise Forbidden(f"You are not allowed to {what}; ask a release manager (see `permissions.{action}`).")
 
 
-def _start(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, Any]:
+def _start(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, Work | None]:
     user = body["user_id"]
     _require(ctx, "start", user, "start deployment runs")
     service, version = cmd.args[0], cmd.args[1]
@@ -124,13 +162,24 @@ def _start(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, 
         )
         run_id = run.id
         ids = [m.id for m in messages_of(s, run_id)]
-    where = "" if channel == body["channel_id"] else f" in <#{channel}>"
+    elsewhere = channel != body["channel_id"]
+    where = f" in <#{channel}>" if elsewhere else ""
     reply = {
         "text": f"Started run #{run_id}: {service} {version} → {environment}{where}. "
         f"The checklist ({len(template.items)} items) is in the run's thread.",
         "response_type": "ephemeral",
     }
-    return reply, lambda: ctx.updater.notify(ids)
+
+    def post() -> str | None:
+        ctx.updater.notify(ids)
+        if not elsewhere or not ctx.updater.flush(START_LINK_WAIT_S):
+            return None
+        with ctx.db.read() as s:
+            return status_render.where_it_lives(
+                get_run(s, run_id), typed_in=body["channel_id"], workspace_url=ctx.gateway.workspace_url
+            )
+
+    return reply, post
 
 
 def _announce(ctx: AppContext, changed: Any, where: tuple[str | None, str | None], text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -10,13 +11,22 @@ from slack_bolt import Ack, App
 from bot.context import AppContext
 from bot.errors import UserError
 from bot.listeners.commands import _deployed
-from bot.listeners.common import after_ack, failure_text, user_of
+from bot.listeners.common import after_ack, failure_text, request_id, user_of
 from bot.render import modals
 from bot.render.ids import View
+from bot.services import audit
 from bot.services.checklist import set_item
 from bot.services.runs import Changed, abort_run, get_run, mark_deployed
 from bot.services.signoffs import sign
 from bot.store.models import ItemState
+
+
+@dataclass(frozen=True)
+class Submission:
+    meta: dict[str, Any]  # what the modal carried (run, item, role)
+    user: str
+    text: str  # the reason or comment typed
+    request_id: str  # the same when Slack delivers the submission twice
 
 
 def _errors(ack: Ack, block: str, text: str) -> None:
@@ -27,7 +37,7 @@ def register(app: App, ctx: AppContext) -> None:
     def submission(
         callback: View,
         needs_reason: bool,
-        apply: Callable[[dict[str, Any], str, str], tuple[Changed, Callable[[], None]]],
+        apply: Callable[[Submission], tuple[Changed, Callable[[], None]]],
     ) -> None:
         @app.view(callback)
         def handle(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -39,7 +49,7 @@ def register(app: App, ctx: AppContext) -> None:
                 if needs_reason and not reason:
                     _errors(ack, modals.REASON_BLOCK, "Please give a reason.")
                     return
-                changed, then = apply(meta, user, reason or comment)
+                changed, then = apply(Submission(meta, user, reason or comment, request_id(body)))
             except UserError as exc:
                 block = modals.REASON_BLOCK if needs_reason else modals.COMMENT_BLOCK
                 _errors(ack, block, exc.message)
@@ -54,68 +64,92 @@ def register(app: App, ctx: AppContext) -> None:
             ack()
             after_ack(ctx, lambda text: ctx.gateway.dm(user, text), then)
 
-    def na(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
+    def na(sub: Submission) -> tuple[Changed, Callable[[], None]]:
         with ctx.db.write() as s:
             changed = set_item(
                 s,
-                run_id=int(meta["run"]),
-                item_id=int(meta["item"]),
+                run_id=int(sub.meta["run"]),
+                item_id=int(sub.meta["item"]),
                 state=ItemState.NA,
-                reason=reason,
-                actor=user,
+                reason=sub.text,
+                actor=sub.user,
                 now=ctx.clock.now(),
-                request_id=None,
+                request_id=sub.request_id,
             )
         return changed, lambda: ctx.after_change(changed)
 
-    def signed(meta: dict[str, Any], user: str, comment: str) -> tuple[Changed, Callable[[], None]]:
+    def signed(sub: Submission) -> tuple[Changed, Callable[[], None]]:
+        role_key = str(sub.meta["role"])
+        approver = ctx.is_approver(role_key, sub.user)  # before the transaction: it may ask Slack
         with ctx.db.write() as s:
             changed = sign(
                 s,
-                run_id=int(meta["run"]),
-                role_key=str(meta["role"]),
-                actor=user,
+                run_id=int(sub.meta["run"]),
+                role_key=role_key,
+                actor=sub.user,
                 now=ctx.clock.now(),
-                is_approver=ctx.is_approver,
+                approver=approver,
                 separation_of_duties=ctx.settings.separation_of_duties,
-                comment=comment,
+                comment=sub.text,
+                request_id=sub.request_id,
             )
         return changed, lambda: ctx.after_change(changed)
 
-    def aborted(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
-        if not ctx.may("abort", user):
+    def aborted(sub: Submission) -> tuple[Changed, Callable[[], None]]:
+        if not ctx.may("abort", sub.user):
             raise UserError("You are not allowed to abort runs (see `permissions.abort`).")
         with ctx.db.write() as s:
-            changed = abort_run(s, run_id=int(meta["run"]), actor=user, reason=reason, now=ctx.clock.now())
+            changed = abort_run(
+                s,
+                run_id=int(sub.meta["run"]),
+                actor=sub.user,
+                reason=sub.text,
+                now=ctx.clock.now(),
+                request_id=sub.request_id,
+            )
             run = get_run(s, changed.deployment_id)
             where = run.channel_id, run.thread_ts
 
         def then() -> None:
+            if changed.duplicate:
+                return
             ctx.after_change(changed)
             if where[0] and where[1]:
-                ctx.gateway.post(where[0], f":no_entry: Run aborted by <@{user}>: _{reason}_", thread_ts=where[1])
+                text = f":no_entry: Run aborted by <@{sub.user}>: _{sub.text}_"
+                ctx.gateway.post(where[0], text, thread_ts=where[1])
 
         return changed, then
 
-    def override(meta: dict[str, Any], user: str, reason: str) -> tuple[Changed, Callable[[], None]]:
-        if not ctx.may("deploy", user):
+    def override(sub: Submission) -> tuple[Changed, Callable[[], None]]:
+        if not ctx.may("deploy", sub.user):
             raise UserError("You are not allowed to mark runs deployed (see `permissions.deploy`).")
         with ctx.db.write() as s:
-            changed = mark_deployed(s, run_id=int(meta["run"]), actor=user, now=ctx.clock.now(), override_reason=reason)
+            changed = mark_deployed(
+                s,
+                run_id=int(sub.meta["run"]),
+                actor=sub.user,
+                now=ctx.clock.now(),
+                override_reason=sub.text,
+                request_id=sub.request_id,
+            )
             run = get_run(s, changed.deployment_id)
             where = run.channel_id, run.thread_ts
-        return changed, lambda: _deployed(ctx, changed, where, user)
+        return changed, lambda: _deployed(ctx, changed, where, sub.user)
 
-    def incident(meta: dict[str, Any], user: str, text: str) -> tuple[Changed, Callable[[], None]]:
-        if not ctx.may("incident", user):
+    def incident(sub: Submission) -> tuple[Changed, Callable[[], None]]:
+        if not ctx.may("incident", sub.user):
             raise UserError("You are not allowed to declare incidents (see `permissions.incident`).")
         if not ctx.on_incident:
             raise UserError("Incident handling is not configured on this Deploy Bot.")
-        run_id = int(meta["run"])
+        run_id = int(sub.meta["run"])
+        with ctx.db.write() as s:  # a redelivered submission must not page twice
+            first = audit.claim_request(s, sub.request_id, now=ctx.clock.now())
 
         def then() -> None:
+            if not first:
+                return
             for hook in ctx.on_incident:
-                hook(run_id, user, text)
+                hook(run_id, sub.user, sub.text)
 
         return Changed(deployment_id=run_id), then
 

@@ -24,3 +24,11 @@ def mention(user_id: str | None) -> str:
     if user_id in ("template", "deploybot") or user_id.startswith("probe:") or user_id.startswith("api:"):
         return f"_{user_id}_"
     return f"<@{user_id}>"
+
+
+def message_link(workspace_url: str | None, channel: str, ts: str | None) -> str | None:
+    """A top-level message's permalink, built as chat.getPermalink builds it (`workspace_url` from
+    auth.test), so an answer given before ack() can carry it without a Web API call."""
+    if not workspace_url or not ts:
+        return None
+    return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

@@ -117,6 +117,7 @@ class UserDriver:
     bot_url: str | None
     base_url: str
     _http: httpx.Client | None = None
+    _last_delivery: tuple[bytes, str] | None = None
 
     # --- transport -----------------------------------------------------------------------------------
 
@@ -149,7 +150,15 @@ class UserDriver:
         # no keep-alive: an idle pooled connection would hold up stopping the bot's server
         headers["Connection"] = "close"
         headers.update(extra_headers or {})
+        self._last_delivery = body, content_type
         return self._client().post(self.bot_url, content=body, headers=headers)
+
+    def redeliver(self) -> httpx.Response:
+        """Deliver the last request again, byte for byte (Slack does when an answer got lost)."""
+        if self._last_delivery is None:
+            raise RuntimeError("nothing was delivered yet")
+        body, content_type = self._last_delivery
+        return self.post_signed(body, content_type)
 
     # --- shared payload parts ---------------------------------------------------------------------------
 

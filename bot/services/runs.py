@@ -282,10 +282,19 @@ def settle_readiness(db_session: Session, run_id: int, *, now: datetime) -> bool
 
 
 def abort_run(
-    db_session: Session, *, run_id: int, actor: str, reason: str, now: datetime, source: str = Source.SLACK
+    db_session: Session,
+    *,
+    run_id: int,
+    actor: str,
+    reason: str,
+    now: datetime,
+    source: str = Source.SLACK,
+    request_id: str | None = None,
 ) -> Changed:
     if not reason.strip():
         raise UserError("Say why: `/deploy abort [RUN] REASON`.")
+    if not audit.claim_request(db_session, request_id, now=now):
+        return Changed(deployment_id=run_id, duplicate=True)
     run = get_run(db_session, run_id, for_update=True)
     if run.state not in (RunState.OPEN, RunState.DEPLOYED):
         raise Conflict(f"Run #{run.id} is already {run.state}.")

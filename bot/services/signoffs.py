@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -16,8 +15,6 @@ from bot.services.readiness import compute_readiness
 from bot.services.runs import Changed, get_run, lock_gating_items, lock_run, mark_run_changed
 from bot.store.db import expire_loaded
 from bot.store.models import Deployment, RunState, Signoff, SignoffState, Source
-
-IsApprover = Callable[[str, str], bool]  # (role_key, user_id) -> may sign
 
 
 def stale_signoffs(db_session: Session, run_id: int, *, now: datetime, because: str, final_only: bool = False) -> int:
@@ -89,13 +86,14 @@ def find_signoff(run: Deployment, role_key: str) -> Signoff:
     raise NotFound(f"Run #{run.id} has no sign-off role `{role_key}`.")
 
 
-def refusal(run: Deployment, signoff: Signoff, actor: str, *, is_approver: IsApprover, separation: bool) -> str | None:
-    """Why `actor` may not sign `signoff` now, or None. Pure: reads the loaded run only."""
+def refusal(run: Deployment, signoff: Signoff, actor: str, *, approver: bool, separation: bool) -> str | None:
+    """Why `actor` may not sign `signoff` now, or None. Pure: reads the loaded run only; `approver` says
+    whether `actor` is one of the role's approvers (resolved by the caller outside any transaction)."""
     if run.state != RunState.OPEN:
         return f"Run #{run.id} is {run.state}; sign-offs are closed."
     if signoff.state == SignoffState.SIGNED:
         return f"{signoff.role_title} is already signed by <@{signoff.user_id}>."
-    if not is_approver(signoff.role_key, actor):
+    if not approver:
         return f"You are not an approver for {signoff.role_title}."
     if separation:
         other = next(
@@ -122,7 +120,7 @@ def sign(
     role_key: str,
     actor: str,
     now: datetime,
-    is_approver: IsApprover,
+    approver: bool,
     separation_of_duties: bool = True,
     comment: str | None = None,
     request_id: str | None = None,
@@ -136,7 +134,7 @@ def sign(
     lock_gating_items(db_session, run_id)
     run = get_run(db_session, run_id)
     signoff = find_signoff(run, role_key)
-    why = refusal(run, signoff, actor, is_approver=is_approver, separation=separation_of_duties)
+    why = refusal(run, signoff, actor, approver=approver, separation=separation_of_duties)
     if why:
         return _refuse(
             db_session, changed, signoff, actor=actor, why=why, now=now, request_id=request_id, action="sign"

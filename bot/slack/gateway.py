@@ -6,9 +6,7 @@ Retries sleep in the calling thread, so nothing here may run before a listener's
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 log = logging.getLogger(__name__)
 
-USERGROUP_TTL_S = 300.0  # usergroups.users.list is Tier 2: cache members
+QUICK_TIMEOUT_S = 2  # a call made while Slack waits for our answer: one try, short
 
 
 class Gateway:
@@ -32,7 +30,6 @@ class Gateway:
         base_url: str | None = None,
         timeout: int = 10,
         max_retries: int = 4,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         kwargs: dict[str, Any] = {"token": token, "timeout": timeout}
         if base_url:
@@ -45,10 +42,9 @@ class Gateway:
                 ServerErrorRetryHandler(max_retry_count=max_retries),
             ],
         )
-        self._monotonic = monotonic
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
-        self._names: dict[str, str] = {}
+        self.workspace_url: str | None = None  # from auth.test: message links without a Web API call
+        # No retries: for the rare lookup that cannot wait until after ack() (see slack/usergroups.py).
+        self._quick = WebClient(**{**kwargs, "timeout": min(timeout, QUICK_TIMEOUT_S)}, retry_handlers=[])
 
     # Messages -----------------------------------------------------------------------------------------
     def post(
@@ -91,15 +87,10 @@ class Gateway:
 
     # Directory -----------------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
-        return dict(self.client.auth_test().data)  # type: ignore[arg-type]
+        data = dict(self.client.auth_test().data)  # type: ignore[arg-type]
+        self.workspace_url = data.get("url") or self.workspace_url
+        return data
 
-    def usergroup_members(self, group_id: str) -> frozenset[str]:
-        now = self._monotonic()
-        with self._lock:
-            cached = self._groups.get(group_id)
-            if cached and now - cached[0] < USERGROUP_TTL_S:
-                return cached[1]
-        users = frozenset(self.client.usergroups_users_list(usergroup=group_id)["users"])
-        with self._lock:
-            self._groups[group_id] = (now, users)
-        return users
+    def usergroup_members(self, group_id: str, *, retry: bool = True) -> frozenset[str]:
+        client = self.client if retry else self._quick
+        return frozenset(client.usergroups_users_list(usergroup=group_id)["users"])
