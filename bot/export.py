@@ -37,6 +37,7 @@ SYSTEM_PREFIXES = ("probe:", "api:", "system:")
 CONTACT_GROUPS = (("oncall", "On-Call Team"), ("external", "External Services"))
 # Audit detail keys that could carry credentials: never exported, whatever a writer put there.
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api_?key|routing_?key|signature", re.I)
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]+")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _STATE_LABEL: dict[str, str] = {
     RunState.OPEN: "🟡 OPEN",
@@ -336,8 +337,18 @@ def export_filename(run: Deployment) -> str:
     return "deploy-run-" + "-".join(safe) + ".md"
 
 
+def people_in(db: Database, run_id: int) -> set[str]:
+    """The Slack user ids an export of the run names (to look up their names first)."""
+    with db.read() as session:
+        run = get_run(session, run_id)
+        actors = {run.started_by, run.deployed_by, *(i.changed_by for i in run.items)}
+        actors |= {s.user_id for s in run.signoffs} | {e.actor for e in entries(session, run_id)}
+    return {a for a in actors if a and _SLACK_USER.fullmatch(a)}
+
+
 def export_run(db: Database, run_id: int, *, now: datetime, names: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(file name, Markdown) for a run, rendered against the template snapshot the run was started from.
+    `names` maps Slack user ids to names (see people_in); others show as @U123.
 
     Raises NotFound for an unknown run.
     """

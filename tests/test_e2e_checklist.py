@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -233,3 +234,30 @@ def test_every_update_of_a_message_carries_fresh_block_ids(bot: Bot) -> None:
     ids = [{b["block_id"] for b in blocks} for blocks in shown]
     for before, after in zip(ids, ids[1:], strict=False):
         assert before and after and not before & after
+
+
+def _progress_lines(bot: Bot, run_id: int) -> dict[str, str]:
+    """Section title -> its progress line ("`███░░░░░░░` 3/10") on the run's parent message."""
+    text = "\n".join(str(b.get("text", {}).get("text", "")) for b in bot.parent(run_id)["blocks"])
+    return {m.group(3): f"`{m.group(1)}` {m.group(2)}" for m in re.finditer(r"`([█░]{10})` (\d+/\d+)  (.+)", text)}
+
+
+def test_the_parent_shows_a_progress_bar_per_section(bot: Bot) -> None:
+    run_id = bot.start_run()
+    before = _progress_lines(bot, run_id)
+    assert len(before) == 9
+    section = next(t for t in before if t.endswith("Pre-Deployment Security Requirements"))
+    with bot.stack.ctx.db.read() as s:
+        stmt = select(ChecklistItem).where(
+            ChecklistItem.deployment_id == run_id, ChecklistItem.section_key == "pre-deployment-security-requirements"
+        )
+        items = list(s.scalars(stmt))
+    done = sum(1 for i in items if i.state != ItemState.OPEN)
+    assert before[section].endswith(f" {done}/{len(items)}")
+    for item in [i for i in items if i.state == ItemState.OPEN][:5]:
+        bot.tick(run_id, item.key, "UX", settle=False)
+    bot.settle()
+    after = _progress_lines(bot, run_id)
+    filled = round(10 * (done + 5) / len(items))
+    assert after[section] == f"`{'█' * filled}{'░' * (10 - filled)}` {done + 5}/{len(items)}"
+    assert {k: v for k, v in after.items() if k != section} == {k: v for k, v in before.items() if k != section}

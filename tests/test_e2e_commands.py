@@ -105,6 +105,7 @@ def test_permissions_are_enforced(db_url: str) -> None:
 
 def test_export_uploads_markdown_to_the_thread(bot: Bot) -> None:
     run_id = bot.start_run()
+    bot.sign(run_id, "security-team", "USEC", comment="scan clean")
     assert "Exporting run" in _reply(bot, "export")
     uploads = bot.wait_calls("files.completeUploadExternal")
     assert len(uploads) == 1
@@ -117,6 +118,9 @@ def test_export_uploads_markdown_to_the_thread(bot: Bot) -> None:
     text = (contents[0] or b"").decode()
     assert text.startswith("# Lamsa Production Deployment Checklist")
     assert "**Deployment Status:** ❌ NOT READY" in text
+    # people by the names Slack knows them by (users.info), not by their ids
+    assert "**Security Team Approval:** @sam" in text and "scan clean" in text
+    assert "@rita" in text and "@USEC" not in text and "@URM" not in text
 
 
 def test_a_run_slack_refuses_to_post_is_explained_to_its_starter_and_not_retried_in_a_loop(db_url: str) -> None:

@@ -198,9 +198,10 @@ def _deployed(ctx: AppContext, changed: Any, where: tuple[str | None, str | None
 
 
 def export_to_thread(ctx: AppContext, run_id: int) -> None:
-    from bot.export import export_run
+    from bot.export import export_run, people_in
 
-    filename, markdown = export_run(ctx.db, run_id, now=ctx.clock.now())
+    names = ctx.gateway.user_names(people_in(ctx.db, run_id))
+    filename, markdown = export_run(ctx.db, run_id, now=ctx.clock.now(), names=names)
     with ctx.db.read() as s:
         run = get_run(s, run_id)
         channel, thread = run.channel_id, run.thread_ts

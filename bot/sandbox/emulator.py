@@ -211,14 +211,17 @@ class SlackEmulator(UserDriver):
         with self.state.lock:
             self._calls.append(RecordedCall(method, params, safe, self.state.now(), fault))
 
-    def _authorise(self, headers: dict[str, str], params: dict[str, Any]) -> str | None:
-        """None when the token is good, else Slack's error code. Never logs or records the token."""
+    def _authorise(self, method: str, headers: dict[str, str], params: dict[str, Any]) -> str | None:
+        """None when the token is good, else Slack's error code. Never logs or records the token.
+        apps.connections.open takes only an app-level token (xapp-), every other method a bot token."""
         auth = headers.get("authorization", "")
-        token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else params.get("token")
+        token = str(auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else params.get("token") or "")
         if not token:
             return "not_authed"
+        if token.startswith("xapp-") != (method == "apps.connections.open"):
+            return "not_allowed_token_type"
         if self.valid_tokens is None:
-            return None if str(token).startswith("xoxb-") else "invalid_auth"
+            return None if token.startswith(("xoxb-", "xapp-")) else "invalid_auth"
         return None if token in self.valid_tokens else "invalid_auth"
 
     def handle_api(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
@@ -231,7 +234,7 @@ class SlackEmulator(UserDriver):
             self._record(method, shown, headers, str(fault.status))
             return (0, None) if fault.status == RESET else (int(fault.status), fault)
         self._record(method, shown, headers, None)
-        code = self._authorise(headers, params)
+        code = self._authorise(method, headers, params)
         if code:
             return 200, webapi.error(code)
         handler = webapi.METHODS.get(method)

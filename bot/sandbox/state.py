@@ -74,6 +74,7 @@ class WorkspaceState:
     last_ts_us: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
+    socket_mode_url: str | None = None  # what apps.connections.open hands out (a Socket Mode server's wss URL)
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)

@@ -289,6 +289,16 @@ def conversations_replies(ws: WorkspaceState, p: Params, base_url: str) -> Resul
         return _page([parent] + [m for m in replies if _in_range(m["ts"], p)], p)
 
 
+# --- socket mode ------------------------------------------------------------------------------------------
+
+
+def apps_connections_open(ws: WorkspaceState, p: Params, base_url: str) -> Result:
+    with ws.lock:
+        if ws.socket_mode_url is None:
+            return error("socket_mode_not_enabled")
+        return {"ok": True, "url": ws.socket_mode_url}
+
+
 # --- users ------------------------------------------------------------------------------------------------
 
 
@@ -489,6 +499,7 @@ METHODS: dict[str, Handler] = {
     "conversations.info": conversations_info,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
+    "apps.connections.open": apps_connections_open,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,
     "views.open": views_open,

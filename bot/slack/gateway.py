@@ -6,7 +6,7 @@ Retries sleep in the calling thread, so nothing here may run before a listener's
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -42,6 +42,7 @@ class Gateway:
                 ServerErrorRetryHandler(max_retry_count=max_retries),
             ],
         )
+        self._names: dict[str, str] = {}  # user id -> name; only the export asks, after the ack
         self.workspace_url: str | None = None  # from auth.test: message links without a Web API call
         # No retries: for the rare lookup that cannot wait until after ack() (see slack/usergroups.py).
         self._quick = WebClient(**{**kwargs, "timeout": min(timeout, QUICK_TIMEOUT_S)}, retry_handlers=[])
@@ -90,6 +91,22 @@ class Gateway:
         data = dict(self.client.auth_test().data)  # type: ignore[arg-type]
         self.workspace_url = data.get("url") or self.workspace_url
         return data
+
+    def user_names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """Slack user id -> the name people know them by (users.info, remembered); ids Slack cannot name are
+        left out, so the caller shows the id."""
+        out = {}
+        for user_id in sorted(set(user_ids)):
+            if user_id not in self._names:
+                try:
+                    user = self.client.users_info(user=user_id)["user"]
+                except SlackApiError as exc:
+                    log.info("users.info %s failed (%s)", user_id, exc.response.get("error"))
+                    continue
+                profile = user.get("profile") or {}
+                self._names[user_id] = profile.get("display_name") or user.get("real_name") or user["name"]
+            out[user_id] = self._names[user_id]
+        return out
 
     def usergroup_members(self, group_id: str, *, retry: bool = True) -> frozenset[str]:
         client = self.client if retry else self._quick
