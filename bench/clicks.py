@@ -52,6 +52,7 @@ def serve_slack(conn: Connection) -> None:
     emu.start()
     for uid, name in USERS.items():
         emu.add_user(uid, name, name.title())
+    emu.add_usergroup("SDM", "deploy-managers", ["UDM"])  # the deployment managers of tests.e2e.CONFIG
     conn.send(emu.api_url)
     while (cmd := conn.recv()) != "stop":
         if cmd == "clear":

@@ -86,8 +86,8 @@ class UsergroupDirectory:
     def _refresh(self, group_id: str) -> None:
         try:
             self._store(group_id, self._lookup.usergroup_members(group_id))
-        except Exception:  # noqa: BLE001 - keep answering with what we knew; the next check tries again
-            log.warning("usergroup %s: background refresh failed", group_id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - keep answering with what we knew; the next check tries again
+            log.warning("usergroup %s: fetching its members failed: %s", group_id, exc)
         finally:
             with self._lock:
                 self._refreshing.discard(group_id)
