@@ -62,8 +62,16 @@ def test_abort_button_asks_for_a_reason(bot: Bot) -> None:
     bot.click_parent(run_id, "abort", "URM")
     view = bot.open_view("URM")
     bot.emu.submit_view("URM", view["id"], {"reason": {"reason_input": "release pulled"}})
-    eventually(lambda: _run(bot, run_id).state == RunState.ABORTED)
+    assert bot.emu.redeliver().status_code == 200  # Slack delivers the submission again: no second abort
+    bot.settle()
     assert _run(bot, run_id).end_reason == "release pulled"
+    announced = [m for m in bot.thread(run_id) if "Run aborted by <@URM>" in m.get("text", "")]
+    assert len(announced) == 1
+    with bot.stack.ctx.db.read() as s:
+        kinds = s.scalars(
+            select(AuditEntry.to_state).where(AuditEntry.deployment_id == run_id, AuditEntry.kind == "run")
+        )
+        assert list(kinds) == ["open", "aborted"]
     eventually(lambda: "ABORTED" in bot.parent(run_id)["text"])
     # an aborted run's checklist is shown read-only: no checkboxes left to click
     eventually(lambda: not any(b["type"] == "actions" for m in bot.thread(run_id) for b in m.get("blocks", [])))

@@ -10,13 +10,13 @@ from slack_bolt import Ack, App
 from bot.context import AppContext
 from bot.errors import UserError
 from bot.listeners.commands import export_to_thread
-from bot.listeners.common import after_ack, channel_of, failure_text, request_id, user_of
+from bot.listeners.common import after_ack, after_deployed, channel_of, failure_text, request_id, require, user_of
 from bot.render import modals
 from bot.render.ids import Action, View, parse_item_action
 from bot.render.run import run_title
 from bot.services.checklist import find_item, set_item
 from bot.services.readiness import compute_readiness
-from bot.services.runs import get_run
+from bot.services.runs import get_run, mark_deployed
 from bot.services.signoffs import find_signoff, refusal, sign
 from bot.services.signoffs import revoke as revoke_signoff
 from bot.store.models import ChecklistItem, ItemState, RunState
@@ -182,8 +182,7 @@ def register(app: App, ctx: AppContext) -> None:
         user = user_of(body)
 
         def work() -> None:
-            if not ctx.may("deploy", user):
-                raise UserError("You are not allowed to mark runs deployed (see `permissions.deploy`).")
+            require(ctx, "deploy", user)
             with ctx.db.read() as s:
                 run = get_run(s, run_id)
                 ready = compute_readiness(run.items, run.signoffs).ready
@@ -191,16 +190,13 @@ def register(app: App, ctx: AppContext) -> None:
             if state != RunState.OPEN:
                 raise UserError(f"Run #{run_id} is {state}.")
             if ready:
-                from bot.listeners.commands import _deployed
-                from bot.services.runs import mark_deployed
-
                 with ctx.db.write() as s:
                     changed = mark_deployed(
                         s, run_id=run_id, actor=user, now=ctx.clock.now(), request_id=request_id(body)
                     )
                     run = get_run(s, run_id)
                     where = run.channel_id, run.thread_ts
-                _deployed(ctx, changed, where, user)
+                after_deployed(ctx, changed, where, user)
                 return
             view = modals.reason_modal(
                 View.DEPLOY_OVERRIDE,

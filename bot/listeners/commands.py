@@ -10,8 +10,8 @@ from slack_bolt import Ack, App, Respond
 from bot.checklist.errors import TemplateError, TemplateNotFound
 from bot.commands import USAGE, Command, parse
 from bot.context import AppContext
-from bot.errors import Forbidden, UserError
-from bot.listeners.common import after_ack, failure_text, request_id
+from bot.errors import UserError
+from bot.listeners.common import after_aborted, after_ack, after_deployed, failure_text, request_id, require
 from bot.render import status as status_render
 from bot.services import audit
 from bot.services.messages import messages_of
@@ -83,7 +83,7 @@ def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Repl
     if cmd.name == "start":
         return _start(ctx, cmd, body)
     if cmd.name == "abort":
-        _require(ctx, "abort", user, "abort runs")
+        require(ctx, "abort", user)
         with ctx.db.write() as s:
             run = resolve_run(s, ref=cmd.run, channel_id=channel)
             changed = abort_run(s, run_id=run.id, actor=user, reason=cmd.text, now=now, request_id=request_id(body))
@@ -91,9 +91,9 @@ def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Repl
             reply = _answer(ctx, f"Run #{run.id} aborted.", run, channel)
         if changed.duplicate:
             return {"text": f"Run #{run.id} was already aborted by that request."}, None
-        return reply, lambda: _announce(ctx, changed, where, f":no_entry: Run aborted by <@{user}>: _{cmd.text}_")
+        return reply, lambda: after_aborted(ctx, changed, where, user, cmd.text)
     if cmd.name == "deployed":
-        _require(ctx, "deploy", user, "mark runs deployed")
+        require(ctx, "deploy", user)
         with ctx.db.write() as s:
             run = resolve_run(s, ref=cmd.run, channel_id=channel)
             changed = mark_deployed(
@@ -106,9 +106,9 @@ def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Repl
             )
             where = run.channel_id, run.thread_ts
             reply = _answer(ctx, f"Run #{run.id} marked deployed.", run, channel)
-        return reply, lambda: _deployed(ctx, changed, where, user)
+        return reply, lambda: after_deployed(ctx, changed, where, user)
     if cmd.name == "incident":
-        _require(ctx, "incident", user, "declare incidents")
+        require(ctx, "incident", user)
         if not ctx.on_incident:
             raise UserError("Incident handling is not configured on this Deploy Bot.")
         with ctx.db.write() as s:
@@ -132,14 +132,9 @@ def _dispatch(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Repl
     raise UserError(USAGE)
 
 
-def _require(ctx: AppContext, action: str, user: str, what: str) -> None:
-    if not ctx.may(action, user):
-        raise Forbidden(f"You are not allowed to {what}; ask a release manager (see `permissions.{action}`).")
-
-
 def _start(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, Work | None]:
     user = body["user_id"]
-    _require(ctx, "start", user, "start deployment runs")
+    require(ctx, "start", user)
     service, version = cmd.args[0], cmd.args[1]
     environment = cmd.args[2] if len(cmd.args) > 2 else "production"
     template = ctx.template(cmd.options.get("template"))
@@ -180,21 +175,6 @@ def _start(ctx: AppContext, cmd: Command, body: dict[str, Any]) -> tuple[Reply, 
             )
 
     return reply, post
-
-
-def _announce(ctx: AppContext, changed: Any, where: tuple[str | None, str | None], text: str) -> None:
-    ctx.after_change(changed)
-    channel, thread = where
-    if channel and thread:
-        ctx.gateway.post(channel, text, thread_ts=thread)
-
-
-def _deployed(ctx: AppContext, changed: Any, where: tuple[str | None, str | None], user: str) -> None:
-    if changed.duplicate:
-        return
-    _announce(ctx, changed, where, f":rocket: Marked deployed by <@{user}>. Post-deploy checks start now.")
-    for hook in ctx.on_deployed:
-        hook(changed.deployment_id)
 
 
 def export_to_thread(ctx: AppContext, run_id: int) -> None:

@@ -8,12 +8,21 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import UserError
+from bot.errors import Forbidden, UserError
+from bot.services.runs import Changed
 
 if TYPE_CHECKING:
     from bot.context import AppContext
 
 log = logging.getLogger(__name__)
+
+Where = tuple[str | None, str | None]  # a run's channel and thread
+PERMITTED = {  # permissions.<key> -> what it lets people do
+    "start": "start deployment runs",
+    "abort": "abort runs",
+    "deploy": "mark runs deployed",
+    "incident": "declare incidents",
+}
 
 
 def request_id(body: dict[str, Any]) -> str:
@@ -67,3 +76,32 @@ def _reporting(ctx: AppContext, tell: Callable[[str], object], work: Callable[[]
             tell(failure_text(exc))
         except Exception:
             log.exception("could not tell the user about a failure")
+
+
+def require(ctx: AppContext, action: str, user: str) -> None:
+    """Refuse unless `user` is in `permissions.<action>` (safe before the ack: see AppContext.may)."""
+    if not ctx.may(action, user):
+        raise Forbidden(
+            f"You are not allowed to {PERMITTED[action]}; ask a release manager (see `permissions.{action}`)."
+        )
+
+
+def after_aborted(ctx: AppContext, changed: Changed, where: Where, user: str, reason: str) -> None:
+    _announce(ctx, changed, where, f":no_entry: Run aborted by <@{user}>: _{reason}_")
+
+
+def after_deployed(ctx: AppContext, changed: Changed, where: Where, user: str) -> None:
+    if _announce(ctx, changed, where, f":rocket: Marked deployed by <@{user}>. Post-deploy checks start now."):
+        for hook in ctx.on_deployed:
+            hook(changed.deployment_id)
+
+
+def _announce(ctx: AppContext, changed: Changed, where: Where, text: str) -> bool:
+    """Re-render and tell the run's thread; False for a redelivered request (already announced)."""
+    if changed.duplicate:
+        return False
+    ctx.after_change(changed)
+    channel, thread = where
+    if channel and thread:
+        ctx.gateway.post(channel, text, thread_ts=thread)
+    return True

@@ -10,8 +10,7 @@ from slack_bolt import Ack, App
 
 from bot.context import AppContext
 from bot.errors import UserError
-from bot.listeners.commands import _deployed
-from bot.listeners.common import after_ack, failure_text, request_id, user_of
+from bot.listeners.common import after_aborted, after_ack, after_deployed, failure_text, request_id, require, user_of
 from bot.render import modals
 from bot.render.ids import View
 from bot.services import audit
@@ -96,8 +95,7 @@ def register(app: App, ctx: AppContext) -> None:
         return changed, lambda: ctx.after_change(changed)
 
     def aborted(sub: Submission) -> tuple[Changed, Callable[[], None]]:
-        if not ctx.may("abort", sub.user):
-            raise UserError("You are not allowed to abort runs (see `permissions.abort`).")
+        require(ctx, "abort", sub.user)
         with ctx.db.write() as s:
             changed = abort_run(
                 s,
@@ -110,19 +108,10 @@ def register(app: App, ctx: AppContext) -> None:
             run = get_run(s, changed.deployment_id)
             where = run.channel_id, run.thread_ts
 
-        def then() -> None:
-            if changed.duplicate:
-                return
-            ctx.after_change(changed)
-            if where[0] and where[1]:
-                text = f":no_entry: Run aborted by <@{sub.user}>: _{sub.text}_"
-                ctx.gateway.post(where[0], text, thread_ts=where[1])
-
-        return changed, then
+        return changed, lambda: after_aborted(ctx, changed, where, sub.user, sub.text)
 
     def override(sub: Submission) -> tuple[Changed, Callable[[], None]]:
-        if not ctx.may("deploy", sub.user):
-            raise UserError("You are not allowed to mark runs deployed (see `permissions.deploy`).")
+        require(ctx, "deploy", sub.user)
         with ctx.db.write() as s:
             changed = mark_deployed(
                 s,
@@ -134,11 +123,10 @@ def register(app: App, ctx: AppContext) -> None:
             )
             run = get_run(s, changed.deployment_id)
             where = run.channel_id, run.thread_ts
-        return changed, lambda: _deployed(ctx, changed, where, sub.user)
+        return changed, lambda: after_deployed(ctx, changed, where, sub.user)
 
     def incident(sub: Submission) -> tuple[Changed, Callable[[], None]]:
-        if not ctx.may("incident", sub.user):
-            raise UserError("You are not allowed to declare incidents (see `permissions.incident`).")
+        require(ctx, "incident", sub.user)
         if not ctx.on_incident:
             raise UserError("Incident handling is not configured on this Deploy Bot.")
         run_id = int(sub.meta["run"])
