@@ -81,6 +81,10 @@ def test_when_slack_is_rate_limiting_the_check_fails_fast_and_retries_in_the_bac
     with pytest.raises(Unavailable, match="try again in a few seconds"):
         groups.members("S1")
     assert time.monotonic() - started < 0.5, "the request waited for Slack's Retry-After"
+    for _ in range(5):  # asked again while the background fetch waits out Retry-After: Slack is not asked
+        with pytest.raises(Unavailable):
+            groups.members("S1")
+    assert len(lookups(emu)) <= 2  # this request's and the background fetch's first try
     # The background fetch honours Retry-After (gateway retries) and then the group is known.
     pool.shutdown(wait=True)
     assert lookups(emu) == ["429", "429", None]

@@ -52,19 +52,19 @@ class UsergroupDirectory:
     def members(self, group_id: str) -> frozenset[str]:
         with self._lock:
             known = self._members.get(group_id)
+            fetching = group_id in self._refreshing
         if known is not None:
             if self._monotonic() - known[0] >= self._ttl_s:
                 self._refresh_later(group_id)
             return known[1]
+        if fetching:  # Slack already failed us once: wait for the background fetch, do not ask again
+            raise _not_now(group_id)
         try:
             users = self._lookup.usergroup_members(group_id, retry=False)
         except Exception as exc:  # noqa: BLE001 - rate limited, down or unreachable: all mean "not now"
             log.warning("usergroup %s: lookup failed (%s); fetching in the background", group_id, exc)
             self._refresh_later(group_id)
-            raise Unavailable(
-                f"I could not check who is in <!subteam^{group_id}> with Slack just now; "
-                "please try again in a few seconds."
-            ) from exc
+            raise _not_now(group_id) from exc
         self._store(group_id, users)
         return users
 
@@ -91,3 +91,9 @@ class UsergroupDirectory:
         finally:
             with self._lock:
                 self._refreshing.discard(group_id)
+
+
+def _not_now(group_id: str) -> Unavailable:
+    return Unavailable(
+        f"I could not check who is in <!subteam^{group_id}> with Slack just now; please try again in a few seconds."
+    )
