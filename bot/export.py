@@ -7,6 +7,7 @@ templates/messages/export.md.j2; this module only prepares plain view rows for i
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -359,6 +360,24 @@ def export_run(db: Database, run_id: int, *, now: datetime, names: Mapping[str, 
         return export_filename(run), render_export(run, template, audit, names=names, now=now)
 
 
+def _slack_names(db: Database, run_id: int) -> dict[str, str]:
+    """People's names from Slack when SLACK_BOT_TOKEN is set (as for the bot); without it, or when Slack
+    cannot be reached, the export shows their ids."""
+    token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
+    if not token:
+        return {}
+    from bot.slack.gateway import Gateway
+
+    gateway = Gateway(token=token, base_url=os.environ.get("SLACK_API_URL") or None, timeout=5, max_retries=1)
+    try:
+        return gateway.user_names(people_in(db, run_id))
+    except Exception as exc:  # noqa: BLE001 - names are a nicety; the export itself must not fail
+        print(
+            f"deploybot export: could not look up names in Slack ({type(exc).__name__}); showing ids", file=sys.stderr
+        )
+        return {}
+
+
 def export_command(run: str, output: str | None) -> int:
     """`deploybot export RUN [-o FILE]`: 0 with the Markdown on stdout (or in FILE), 1 with a message."""
     url = database_url()
@@ -370,7 +389,7 @@ def export_command(run: str, output: str | None) -> int:
     db = Database(url)
     try:
         check_schema(db.engine)
-        _, markdown = export_run(db, run_id, now=datetime.now(UTC))
+        _, markdown = export_run(db, run_id, now=datetime.now(UTC), names=_slack_names(db, run_id))
     except SchemaError as exc:
         print(f"deploybot export: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import pytest
 from bot.checklist import Template, load_named_template, parse_template
 from bot.cli import main
 from bot.export import display_name, export_filename, export_run, format_detail, render_export
+from bot.sandbox import SlackEmulator
 from bot.services.audit import entries
 from bot.services.checklist import set_item
 from bot.services.runs import abort_run, get_run, mark_deployed, settle_readiness, start_run
@@ -383,7 +384,7 @@ def test_cli_prints_and_writes(
     out, err = capsys.readouterr()
     assert err == ""
     assert _without_export_time(out) == _without_export_time(expected)
-    assert "**Started By:** @U0LEAD  " in out  # no Slack names from the command line
+    assert "**Started By:** @U0LEAD  " in out  # no SLACK_BOT_TOKEN: no names from Slack
 
     target = tmp_path / "run.md"
     assert main(["export", str(run_id), "-o", str(target)]) == 0
@@ -391,6 +392,30 @@ def test_cli_prints_and_writes(
     assert out == ""
     assert f"wrote run #{run_id} to {target}" in err
     assert _without_export_time(target.read_text(encoding="utf-8")) == _without_export_time(expected)
+
+
+def test_cli_names_people_as_slack_does_when_it_has_a_bot_token(
+    database: Database,
+    template: Template,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_id = seed_partial(database, template)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-cli")
+    with SlackEmulator(signing_secret="s") as emu:
+        emu.add_user("U0LEAD", "lee")
+        monkeypatch.setenv("SLACK_API_URL", emu.api_url)
+        assert main(["export", str(run_id)]) == 0
+        out, err = capsys.readouterr()
+        assert "**Started By:** @lee  " in out and "@U0LEAD" not in out
+        assert {c.params["user"] for c in emu.calls_to("users.info")} >= {"U0LEAD"}
+    # Slack unreachable: the export still comes out, with ids, and says why
+    assert main(["export", str(run_id)]) == 0
+    out, err = capsys.readouterr()
+    assert "**Started By:** @U0LEAD  " in out
+    assert "could not look up names in Slack" in err and "xoxb-cli" not in err
 
 
 def _without_export_time(markdown: str) -> str:
