@@ -82,4 +82,7 @@ def _check_template(settings: Settings) -> str:
     problems = settings.template_problems(template)
     if problems:
         raise ValueError(SettingsError(problems, source=settings.config_path).args[0])
+    anyone = settings.open_roles(template)
+    if anyone:
+        log.warning("sign-off roles with no `approvers` entry, so anyone may sign them: %s", ", ".join(anyone))
     return template.name

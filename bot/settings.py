@@ -156,6 +156,10 @@ class Settings:
             secrets += [password, quote(password, safe="")]
         return list(dict.fromkeys(s for s in secrets if s))
 
+    def open_roles(self, template: _TemplateLike) -> list[str]:
+        """The template's sign-off roles with no `approvers` entry: anyone may sign them."""
+        return [r.key for r in template.signoff_roles if r.key not in self.config.approvers]
+
     def template_problems(self, template: _TemplateLike) -> list[str]:
         """Approver and on-call keys that the checklist template does not define (likely typos)."""
         roles = {r.key for r in template.signoff_roles}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+from slack_bolt import Ack
 
 from bot.clock import Clock
 from bot.sandbox.emulator import SlackEmulator
@@ -14,6 +16,7 @@ from bot.settings import Settings, build_settings
 from bot.stack import BotStack, Extension
 from bot.store.db import Database
 
+T = TypeVar("T")
 SECRET = "e2e-signing-secret"
 TOKEN = "xoxb-e2e-token"
 CHANNEL = "C0DEPLOY"
@@ -111,6 +114,24 @@ class Bot:
     def __init__(self, emu: SlackEmulator, stack: BotStack) -> None:
         self.emu = emu
         self.stack = stack
+
+    def at_each_ack(self, probe: Callable[[], T]) -> list[T]:
+        """What `probe()` returns at the moment each listener acknowledges, i.e. before Slack hears back
+        (a Bolt middleware hands listeners an Ack that runs the probe first)."""
+        seen: list[T] = []
+        assert self.stack.bolt is not None
+
+        class Probed(Ack):
+            def __call__(self, *args: Any, **kwargs: Any) -> Any:
+                seen.append(probe())
+                return super().__call__(*args, **kwargs)
+
+        @self.stack.bolt.middleware
+        def probe_acks(context: Any, next: Any) -> None:  # noqa: A002 - Bolt's argument name
+            context["ack"] = Probed()
+            next()
+
+        return seen
 
     def settle(self) -> None:
         assert self.stack.ctx.settle(timeout=15), "listeners and message updates did not settle"

@@ -9,29 +9,18 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.checklist.loader import load_named_template
 from bot.services.audit import entries
 from bot.services.checklist import set_item
-from bot.services.runs import get_run, start_run
+from bot.services.runs import get_run
 from bot.store.db import Database
 from bot.store.models import ItemState, SignoffState
+from tests.runs import start_test_run
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def _start(db: Database) -> int:
-    with db.write() as s:
-        run = start_run(
-            s,
-            template=load_named_template("lamsa-production"),
-            service="api",
-            version="1.0",
-            environment="production",
-            channel_id="C1",
-            started_by="U0",
-            now=NOW,
-        )
-        return run.id
+    return start_test_run(db, now=NOW)
 
 
 def _together(workers: list[Callable[[], None]]) -> list[BaseException]:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from slack_bolt import Ack
 from sqlalchemy import select
 
 from bot.render.limits import message_problems
@@ -53,21 +52,7 @@ def test_start_posts_parent_and_sections_within_limits(bot: Bot) -> None:
 def test_tick_is_recorded_before_ack_and_shown(bot: Bot) -> None:
     run_id = bot.start_run()
     key = "pre-deployment-security-requirements.security-audit-passed"
-    at_ack: list[list[str]] = []
-    assert bot.stack.bolt is not None
-
-    @bot.stack.bolt.middleware
-    def look_at_the_ack(context: Any, next: Any) -> None:  # noqa: A002 - Bolt's argument name
-        """What the database holds at the moment the listener acknowledges (Slack hears back after)."""
-
-        class Observed(Ack):
-            def __call__(self, *args: Any, **kwargs: Any) -> Any:
-                at_ack.append([e.to_state for e in _audit(bot, run_id) if e.subject == key])
-                return super().__call__(*args, **kwargs)
-
-        context["ack"] = Observed()
-        next()
-
+    at_ack = bot.at_each_ack(lambda: [e.to_state for e in _audit(bot, run_id) if e.subject == key])
     bot.tick(run_id, key, "UX")
     assert at_ack == [["done"]]
     with bot.stack.ctx.db.read() as s:
@@ -185,6 +170,16 @@ def test_full_flow_to_ready(bot: Bot) -> None:
             return bool(s.get_one(Deployment, run_id).ready)
 
     assert eventually(stored_ready)
+
+    # a READY run's "Mark deployed" is recorded before the click is answered
+    def run_state() -> str:
+        with bot.stack.ctx.db.read() as s:
+            return s.get_one(Deployment, run_id).state
+
+    at_ack = bot.at_each_ack(run_state)
+    bot.click_parent(run_id, "mark_deployed", "URM")
+    assert at_ack == ["deployed"]
+    eventually(lambda: any("Marked deployed by <@URM>" in m.get("text", "") for m in bot.thread(run_id)))
 
 
 def test_acks_come_first_after_ack_work_waits_for_requests_being_answered(bot: Bot) -> None:

@@ -35,7 +35,12 @@ def _reply(bot: Bot, text: str, user: str = "URM", channel: str = CHANNEL) -> st
         ("start api 1.0 --template", "`--template` needs a name"),
         ("start api 1.0 --colour red", "Unknown option `--colour`"),
         ("start api 1.0 --template no-such-template", "No checklist template named 'no-such-template' (available"),
-        ('start "api 1.0', "Check your quotes"),
+        ('start "api 1.0', 'service `"api` may hold only letters, digits and'),
+        ("start " + "s" * 81 + " 1.0", "service is at most 80 characters (got 81)."),
+        ("start api 1.0 prod<uction>", "environment `prod<uction>` may hold only"),
+        ("status 99999999999999999999", "There is no deployment run #999999999999…"),
+        ("status #2147483648", "There is no deployment run #2147483648."),
+        ("deployed --override", "Usage: `/deploy deployed [RUN] [--override REASON]`"),
         ("status", "No deployment run is open in this channel"),
         ("status abc", "Usage: `/deploy status [RUN]`"),
         ("status 999", "There is no deployment run #999"),
@@ -142,3 +147,23 @@ def test_a_run_slack_refuses_to_post_is_explained_to_its_starter_and_not_retried
         assert len(bot.emu.calls_to("chat.postMessage")) == posts
         with bot.stack.ctx.db.read() as s:
             assert s.scalars(select(Deployment.state)).one() == RunState.OPEN  # the run itself is kept
+
+
+def test_a_section_slack_refuses_is_explained_to_the_starter(bot: Bot) -> None:
+    """Slack refuses the first section message (after the parent) with invalid_blocks: the items are recorded
+    but not shown, so the starter is told, once, and pointed at the export."""
+    bot.emu.fail_next("chat.postMessage", status=200, error="invalid_blocks", skip=1)
+    resp = bot.emu.slash("URM", "/deploy", "start payments-api 1.4.2", CHANNEL)
+    run_id = int(resp.json()["text"].split("#")[1].split(":")[0])
+    bot.settle()
+    dm = [
+        str(c.params["text"])
+        for c in bot.emu.calls_to("chat.postMessage")
+        if str(c.params.get("channel", "")).startswith("D") and "refused part of run" in str(c.params["text"])
+    ]
+    assert dm == [
+        f"Slack refused part of run #{run_id} (a section message): `invalid_blocks`, so some of its items are not "
+        f"shown. Everything is recorded (`/deploy export {run_id}` lists it); please report this to the Deploy Bot "
+        "maintainers with the template used."
+    ]
+    assert [c.fault for c in bot.emu.calls_to("chat.postMessage")][:2] == [None, "200"]

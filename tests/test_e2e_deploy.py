@@ -99,6 +99,8 @@ def test_ci_api_starts_and_marks_runs_deployed(bot: Bot) -> None:
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     bad = httpx.post(f"{api}/runs", json={"service": "payments-api"}, headers=auth)
     assert (bad.status_code, bad.json()["error"]) == (400, "missing field(s): version")
+    spaced = httpx.post(f"{api}/runs", json={"service": "payments api", "version": "2"}, headers=auth)
+    assert spaced.status_code == 400 and "service `payments api` may hold only" in spaced.json()["error"]
     created = httpx.post(
         f"{api}/runs", json={"service": "payments-api", "version": "2.0.0", "requested_by": "github"}, headers=auth
     )

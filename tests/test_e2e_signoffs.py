@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot.store.models import AuditEntry, ChecklistItem, ItemState, Signoff, SignoffState
+from bot.store.models import AuditEntry, ChecklistItem, Deployment, ItemState, Signoff, SignoffState
 from tests.e2e import CHANNEL, ROLE_SIGNERS, Bot, eventually, running_bot
 
 AUDIT_KEY = "pre-deployment-security-requirements.security-audit-passed"
@@ -30,6 +30,12 @@ def _refusals(bot: Bot, run_id: int) -> list[AuditEntry]:
     with bot.stack.ctx.db.read() as s:
         stmt = select(AuditEntry).where(AuditEntry.deployment_id == run_id, AuditEntry.kind == "signoff_refused")
         return list(s.scalars(stmt))
+
+
+def _item_audit(bot: Bot, run_id: int, key: str) -> list[AuditEntry]:
+    with bot.stack.ctx.db.read() as s:
+        stmt = select(AuditEntry).where(AuditEntry.deployment_id == run_id, AuditEntry.subject == key)
+        return list(s.scalars(stmt.order_by(AuditEntry.id)))
 
 
 def _tick_all_required(bot: Bot, run_id: int) -> None:
@@ -170,6 +176,16 @@ def test_na_needs_a_reason_and_counts_as_resolved(bot: Bot) -> None:
     message, _ = eventually(lambda: bot.find_item(run_id, key))
     eventually(lambda: "no mobile release this time" in str(bot.find_item(run_id, key)[0]["blocks"]))
 
+    # "Clear" in the item's menu reopens it, recorded before the click is answered
+    at_ack = bot.at_each_ack(lambda: [(e.from_state, e.to_state) for e in _item_audit(bot, run_id, key)])
+    message, block = bot.find_item(run_id, key)
+    bot.emu.click(
+        "UX", CHANNEL, message["ts"], block["elements"][1]["action_id"], block["block_id"], selected_option="clear"
+    )
+    assert at_ack == [[("open", "na"), ("na", "open")]]
+    bot.settle()
+    assert "no mobile release this time" not in str(bot.find_item(run_id, key)[0]["blocks"])
+
 
 def test_burst_of_clicks_is_coalesced_and_ends_matching_the_database(db_url: str) -> None:
     with running_bot(db_url, update_coalesce_seconds=1.0) as bot:
@@ -210,3 +226,24 @@ def test_rate_limited_and_failing_updates_are_retried(bot: Bot) -> None:
     eventually(lambda: "ticked by <@UX>" in str(bot.find_item(run_id, AUDIT_KEY)[0]["blocks"]), timeout=20)
     statuses = [c.fault for c in bot.emu.calls_to("chat.update")]
     assert any(statuses)
+
+
+def test_a_required_item_marked_na_counts_as_resolved_for_ready(bot: Bot) -> None:
+    """Readiness is counted in Python (renders) and in SQL (the stored flag): both count N/A as resolved."""
+    run_id = bot.start_run()
+    message, block = bot.find_item(run_id, AUDIT_KEY)
+    menu = block["elements"][1]["action_id"]
+    bot.emu.click("UX", CHANNEL, message["ts"], menu, block["block_id"], selected_option="na")
+    bot.emu.submit_view("UX", bot.open_view("UX")["id"], {"reason": {"reason_input": "audited last week"}})
+    bot.settle()
+    _tick_all_required(bot, run_id)
+    with bot.stack.ctx.db.read() as s:
+        item = s.scalars(select(ChecklistItem).where(ChecklistItem.key == AUDIT_KEY)).one()
+        assert (item.required, item.state) == (True, ItemState.NA)
+    for role, user in [*ROLE_SIGNERS, ("deployment-manager", "UDM")]:
+        bot.sign(run_id, role, user)
+    assert _signoffs(bot, run_id)["deployment-manager"] == (SignoffState.SIGNED, "UDM")
+    eventually(lambda: "READY FOR DEPLOYMENT" in bot.parent(run_id)["text"])
+    with bot.stack.ctx.db.read() as s:
+        assert s.get_one(Deployment, run_id).ready
+    assert eventually(lambda: [m for m in bot.channel_messages() if "is *READY FOR DEPLOYMENT*" in m.get("text", "")])

@@ -444,7 +444,9 @@ def build_app(emu: SlackEmulator, seen: BotRecorder) -> Flask:
         )
 
     @app.command("/ping")
-    def ping(ack: Ack) -> None:
+    def ping(ack: Ack, body: dict[str, Any]) -> None:
+        if body.get("text") == "slowly":
+            time.sleep(3.1)
         ack("pong")
 
     @app.command("/signoff")
@@ -579,6 +581,13 @@ def test_synchronous_slash_reply_is_shown_ephemeral(emu: SlackEmulator, bot: Bot
     emu.slash("U2", "/ping")
     assert [m["text"] for m in emu.ephemerals("U2")] == ["pong"]
     assert emu.messages(CHANNEL) == []
+
+
+def test_an_answer_slower_than_slacks_3_seconds_is_a_warning(emu: SlackEmulator, bot: BotRecorder) -> None:
+    emu.slash("U2", "/ping")
+    assert emu.warnings == []
+    emu.slash("U2", "/ping", "slowly")
+    assert len(emu.warnings) == 1 and "the bot answered after 3." in emu.warnings[0]
 
 
 def test_click_builds_block_actions_from_the_stored_message(emu: SlackEmulator, bot: BotRecorder) -> None:

@@ -1,5 +1,5 @@
 """The gateway against the Slack emulator: it retries 429 (honouring Retry-After), 5xx and dropped
-connections, and its no-retry path (used while Slack waits for our answer) fails at once."""
+connections, and gives up after max_retries."""
 
 from __future__ import annotations
 
@@ -60,13 +60,3 @@ def test_retries_give_up_after_max_retries(emu: SlackEmulator) -> None:
         gateway.update(CHANNEL, "1.000100", "x", [])
     assert caught.value.response.status_code == 429
     assert faults(emu, "chat.update") == ["429", "429"]
-
-
-def test_the_no_retry_path_fails_at_once(emu: SlackEmulator, gateway: Gateway) -> None:
-    emu.fail_next("usergroups.users.list", status=429, retry_after=2)
-    started = time.monotonic()
-    with pytest.raises(SlackApiError):
-        gateway.usergroup_members("S1", retry=False)
-    assert time.monotonic() - started < 1.0
-    assert faults(emu, "usergroups.users.list") == ["429"]
-    assert gateway.usergroup_members("S1", retry=False) == {"U1"}

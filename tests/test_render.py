@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from bot.checklist import parse_template
@@ -115,6 +116,29 @@ def test_long_section_is_split_into_messages_within_limits(database: Database) -
         assert len(blocks) <= 50
         seen += [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"][:1]]
     assert len(seen) == len(set(seen)) == 61
+
+
+def test_titles_and_descriptions_full_of_entities_stay_within_the_option_limits(database: Database) -> None:
+    """Slack counts `&amp;` as 5 characters: text is cut after escaping, never inside an entity."""
+    title = "R&D <-> Ops & QA handover & sign-off & more & more & more & more & more"
+    description = "check A&B, C<D, E>F & G&H & I&J & K&L & M&N & O&P & Q&R & S&T & U&V & W&X & Y&Z & more"
+    items = f"- [ ] **{title}** - {description}\n- [ ] **{title} (if applicable)** - {description}\n"
+    run, template = _run(database, f"# T\n\n## Section & co\n\n{items}")
+    (slot,) = layout.slots(template, "section")  # type: ignore[arg-type]
+    with database.write() as s:
+        first = min(i.id for i in run.items)
+        set_item(s, run_id=run.id, item_id=first, state="na", reason="n/a & <why> " * 60, actor="U1", now=NOW)
+    with database.read() as s:
+        run = get_run(s, run.id)
+    text, blocks = render_section(run, template, slot.section, slot.part, nonce="1")  # type: ignore[arg-type]
+    assert message_problems(blocks, text=text) == []
+    options = [e["options"][0] for b in blocks if b["type"] == "actions" for e in b["elements"][:1]]
+    assert len(options) == 2
+    for option in options:
+        for shown in (option["text"]["text"], option["description"]["text"]):
+            assert len(shown) <= 75 and "…" in shown
+            assert not re.search(r"&(?!amp;|lt;|gt;)", shown), f"a cut entity in {shown!r}"
+    assert options[1]["text"]["text"].endswith("* _(optional)_")
 
 
 def test_modals_are_valid_views() -> None:

@@ -60,6 +60,8 @@ def test_deploybot_run_serves_slash_commands_over_socket_mode(db_url: str, tmp_p
             out, err = bot.communicate(timeout=30)
         assert bot.returncode == 0, err
         assert "Socket Mode" in err
+        # no approvers configured: the operator is warned that anyone may sign
+        assert "no `approvers` entry, so anyone may sign them: security-team, devops-team, lead-developer" in err
         assert TOKEN not in out + err and APP_TOKEN not in out + err
         assert [c.method for c in emu.calls if c.method == "apps.connections.open"] == ["apps.connections.open"]
         assert emu.warnings == []

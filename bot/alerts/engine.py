@@ -19,7 +19,7 @@ from bot.paging.base import ChainResult, Link, PageRequest, PagingChain, Severit
 from bot.paging.retry import RetryPolicy
 from bot.postdeploy.types import Evaluation
 from bot.render.alert import thread_line
-from bot.render.text import escape, truncate
+from bot.render.text import escape, escape_within
 from bot.services.runs import get_run
 from bot.store.models import Alert, Deployment, Source
 
@@ -118,7 +118,7 @@ class Alerting:
         if not opened.changed:
             self.say_in_thread(
                 run_id,
-                f":rotating_light: <@{user}> added to the open security incident: _{escape(truncate(text, 500))}_",
+                f":rotating_light: <@{user}> added to the open security incident: _{escape_within(text, 500)}_",
             )
 
     def on_deployed(self, run_id: int) -> None:
@@ -250,7 +250,7 @@ class Alerting:
                 self.ctx.gateway.post(
                     channel,
                     f":x: {r.provider} refused the {what} (HTTP {r.status_code}, not retried): "
-                    f"{escape(truncate(r.error, 500))}",
+                    f"{escape_within(r.error, 500)}",
                     thread_ts=thread,
                 )
 

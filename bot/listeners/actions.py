@@ -10,14 +10,14 @@ from slack_bolt import Ack, App
 from bot.context import AppContext
 from bot.errors import UserError
 from bot.listeners.commands import export_to_thread
-from bot.listeners.common import after_ack, after_deployed, channel_of, failure_text, request_id, require, user_of
+from bot.listeners.common import ack_failure, after_ack, after_deployed, channel_of, request_id, require, user_of
 from bot.render import modals
 from bot.render.ids import Action, View, parse_item_action
 from bot.render.run import run_title
 from bot.services.checklist import find_item, set_item
 from bot.services.readiness import compute_readiness
 from bot.services.runs import get_run, mark_deployed
-from bot.services.signoffs import find_signoff, refusal, sign
+from bot.services.signoffs import find_signoff, sign
 from bot.services.signoffs import revoke as revoke_signoff
 from bot.store.models import ChecklistItem, ItemState, RunState
 
@@ -64,9 +64,7 @@ def register(app: App, ctx: AppContext) -> None:
                     request_id=request_id(body),
                 )
         except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
-            ack()
-            text = failure_text(exc)
-            after_ack(ctx, tell, lambda: tell(text))
+            ack_failure(ctx, ack, tell, exc)
             # The click flipped the client's checkbox; put the message back in line with the database.
             after_ack(ctx, tell, lambda: ctx.refresh_item_message(item_id))
             return
@@ -75,24 +73,14 @@ def register(app: App, ctx: AppContext) -> None:
 
     @app.action(MORE)
     def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
+        """The item's menu: "N/A…" asks for a reason in a modal; "Clear" reopens the item (recorded first)."""
         tell = _tell(ctx, body)
-
-        def work() -> None:
+        try:
             _, item_id = parse_item_action(action["action_id"])
-            choice = (action.get("selected_option") or {}).get("value")
             run_id = _run_of_item(ctx, item_id)
-            if choice == "na":
-                with ctx.db.read() as s:
-                    run = get_run(s, run_id)
-                    from bot.checklist.model import Template
-
-                    item = find_item(run, item_id=item_id)
-                    title = Template.from_dict(run.template_snapshot).item(item.key).title
-                view = modals.na_modal(
-                    run_id=run_id, item_id=item_id, item_title=title, channel_id=channel_of(body) or ""
-                )
-                ctx.gateway.open_view(body["trigger_id"], view)
+            if (action.get("selected_option") or {}).get("value") == "na":
+                ack()
+                after_ack(ctx, tell, lambda: _ask_na_reason(ctx, body, run_id, item_id))
                 return
             with ctx.db.write() as s:
                 changed = set_item(
@@ -104,9 +92,11 @@ def register(app: App, ctx: AppContext) -> None:
                     now=ctx.clock.now(),
                     request_id=request_id(body),
                 )
-            ctx.after_change(changed)
-
-        after_ack(ctx, tell, work)
+        except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
+            ack_failure(ctx, ack, tell, exc)
+            return
+        ack()
+        after_ack(ctx, tell, lambda: ctx.after_change(changed))
 
     @app.action(Action.SIGN)
     def on_sign(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -116,33 +106,30 @@ def register(app: App, ctx: AppContext) -> None:
         user = user_of(body)
         try:
             run_id = _run_id_from_message(ctx, body)
-            approver = ctx.is_approver(role_key, user)  # from memory; before any transaction in case it is not
-            with ctx.db.read() as s:
+            approver = ctx.is_approver(role_key, user)  # from memory, before the transaction
+            with ctx.db.write() as s:
+                changed = sign(
+                    s,
+                    run_id=run_id,
+                    role_key=role_key,
+                    actor=user,
+                    now=ctx.clock.now(),
+                    approver=approver,
+                    separation_of_duties=ctx.settings.separation_of_duties,
+                    request_id=request_id(body),
+                    confirmed=False,
+                )
                 run = get_run(s, run_id)
-                signoff = find_signoff(run, role_key)
-                why = refusal(run, signoff, user, approver=approver, separation=ctx.settings.separation_of_duties)
-                title, role_title = run_title(run), signoff.role_title
-            if why:
-                with ctx.db.write() as s:  # sign() re-checks and records the refused attempt
-                    changed = sign(
-                        s,
-                        run_id=run_id,
-                        role_key=role_key,
-                        actor=user,
-                        now=ctx.clock.now(),
-                        approver=approver,
-                        separation_of_duties=ctx.settings.separation_of_duties,
-                        request_id=request_id(body),
-                    )
-                why = changed.refused or why
-        except Exception as exc:  # noqa: BLE001
-            ack()
-            text = failure_text(exc)
-            after_ack(ctx, tell, lambda: tell(text))
+                title, role_title = run_title(run), find_signoff(run, role_key).role_title
+        except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
+            ack_failure(ctx, ack, tell, exc)
             return
         ack()
-        if why:
+        if changed.refused:
+            why = changed.refused
             after_ack(ctx, tell, lambda: tell(f":no_entry: {why}"))
+            return
+        if changed.duplicate:
             return
         view = modals.sign_modal(
             run_id=run_id, role_key=role_key, role_title=role_title, run_title=title, channel_id=channel_of(body) or ""
@@ -162,10 +149,8 @@ def register(app: App, ctx: AppContext) -> None:
                     now=ctx.clock.now(),
                     request_id=request_id(body),
                 )
-        except Exception as exc:  # noqa: BLE001
-            ack()
-            text = failure_text(exc)
-            after_ack(ctx, tell, lambda: tell(text))
+        except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
+            ack_failure(ctx, ack, tell, exc)
             return
         ack()
         if changed.refused:
@@ -176,39 +161,39 @@ def register(app: App, ctx: AppContext) -> None:
 
     @app.action(Action.MARK_DEPLOYED)
     def on_mark_deployed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
+        """A READY run is marked deployed at once (recorded before the ack); a NOT READY one needs an
+        override reason, asked for in a modal."""
         tell = _tell(ctx, body)
         run_id = int(action["value"])
         user = user_of(body)
-
-        def work() -> None:
+        try:
             require(ctx, "deploy", user)
-            with ctx.db.read() as s:
+            with ctx.db.write() as s:
                 run = get_run(s, run_id)
+                if run.state != RunState.OPEN:
+                    raise UserError(f"Run #{run_id} is {run.state}.")
                 ready = compute_readiness(run.items, run.signoffs).ready
-                state = run.state
-            if state != RunState.OPEN:
-                raise UserError(f"Run #{run_id} is {state}.")
-            if ready:
-                with ctx.db.write() as s:
+                if ready:
                     changed = mark_deployed(
                         s, run_id=run_id, actor=user, now=ctx.clock.now(), request_id=request_id(body)
                     )
-                    run = get_run(s, run_id)
                     where = run.channel_id, run.thread_ts
-                after_deployed(ctx, changed, where, user)
-                return
-            view = modals.reason_modal(
-                View.DEPLOY_OVERRIDE,
-                title="Deploy anyway?",
-                submit="Mark deployed",
-                prompt=f"Run #{run_id} is *NOT READY*. Marking it deployed needs an override reason (recorded).",
-                label="Override reason",
-                meta={"run": run_id},
-            )
-            ctx.gateway.open_view(body["trigger_id"], view)
-
-        after_ack(ctx, tell, work)
+        except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
+            ack_failure(ctx, ack, tell, exc)
+            return
+        ack()
+        if ready:
+            after_ack(ctx, tell, lambda: after_deployed(ctx, changed, where, user))
+            return
+        view = modals.reason_modal(
+            View.DEPLOY_OVERRIDE,
+            title="Deploy anyway?",
+            submit="Mark deployed",
+            prompt=f"Run #{run_id} is *NOT READY*. Marking it deployed needs an override reason (recorded).",
+            label="Override reason",
+            meta={"run": run_id},
+        )
+        after_ack(ctx, tell, lambda: ctx.gateway.open_view(body["trigger_id"], view))
 
     def reason_button(action: Action, view: View, title: str, submit: str, prompt: str, label: str) -> None:
         """A run button that asks for a reason in a modal first (the submission does the work)."""
@@ -243,6 +228,17 @@ def register(app: App, ctx: AppContext) -> None:
     def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         after_ack(ctx, _tell(ctx, body), lambda: export_to_thread(ctx, int(action["value"])))
+
+
+def _ask_na_reason(ctx: AppContext, body: dict[str, Any], run_id: int, item_id: int) -> None:
+    from bot.checklist.model import Template
+
+    with ctx.db.read() as s:
+        run = get_run(s, run_id)
+        item = find_item(run, item_id=item_id)
+        title = Template.from_dict(run.template_snapshot).item(item.key).title
+    view = modals.na_modal(run_id=run_id, item_id=item_id, item_title=title, channel_id=channel_of(body) or "")
+    ctx.gateway.open_view(body["trigger_id"], view)
 
 
 def _run_id_from_message(ctx: AppContext, body: dict[str, Any]) -> int:

@@ -12,7 +12,7 @@ from bot.alerts.engine import Alerting, engine_for
 from bot.alerts.rollback import roll_back
 from bot.context import AppContext
 from bot.errors import UserError
-from bot.listeners.common import after_ack, channel_of, failure_text, request_id, user_of
+from bot.listeners.common import ack_failure, after_ack, channel_of, failure_text, request_id, user_of
 from bot.render import modals
 from bot.render.ids import Action, View
 from bot.store.models import Alert, AlertState
@@ -56,9 +56,7 @@ def register(app: App, ctx: AppContext) -> None:
                     s, alert_id=int(action["value"]), actor=user, now=ctx.clock.now(), request_id=request_id(body)
                 )
         except Exception as exc:  # noqa: BLE001 - acknowledged, then explained
-            ack()
-            text = failure_text(exc)
-            after_ack(ctx, tell, lambda: tell(text))
+            ack_failure(ctx, ack, tell, exc)
             return
         ack()
         if not change.changed:

@@ -66,6 +66,13 @@ def after_ack(ctx: AppContext, tell: Callable[[str], object], work: Callable[[],
     ctx.listeners.submit(_reporting, ctx, tell, work)
 
 
+def ack_failure(ctx: AppContext, ack: Callable[[], object], tell: Callable[[str], object], exc: Exception) -> None:
+    """A request that failed is still acknowledged at once; what went wrong is told after the ack."""
+    ack()
+    text = failure_text(exc)
+    after_ack(ctx, tell, lambda: tell(text))
+
+
 def _reporting(ctx: AppContext, tell: Callable[[str], object], work: Callable[[], object]) -> None:
     """Any failure becomes a message to the user instead of a silent stack trace."""
     ctx.foreground.let_requests_pass()

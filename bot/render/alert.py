@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.alerts.roster import OnCall, at_level, roster_of_snapshot
 from bot.clock import utc
 from bot.render.ids import Action
-from bot.render.text import escape, mention, slack_date, truncate
+from bot.render.text import escape, escape_within, mention, slack_date, truncate
 from bot.settings import Settings
 from bot.store.models import Alert, AlertState, Deployment, Page, RunState, SlackMessage
 
@@ -44,7 +44,7 @@ def evidence_fields(evidence: dict[str, Any]) -> list[dict[str, str]]:
 
     def text(key: str) -> str | None:
         value = evidence.get(key)
-        return escape(truncate(str(value), 200)) if value not in (None, "") else None
+        return escape_within(str(value), 200) if value not in (None, "") else None
 
     samples = evidence.get("samples")
     declared = evidence.get("declared_by")
@@ -83,9 +83,7 @@ def paging_note(pages: Sequence[Page]) -> str | None:
     elif not external and latest.status == "sent":
         notes.append("No paging provider is configured: on-call was paged through Slack (a DM and a mention).")
     for r in refused:
-        notes.append(
-            f":x: {r['provider']} refused the page ({r['status']}): {escape(truncate(str(r.get('error')), 200))}"
-        )
+        notes.append(f":x: {r['provider']} refused the page ({r['status']}): {escape_within(str(r.get('error')), 200)}")
     return "\n".join(notes) or None
 
 
@@ -93,7 +91,7 @@ def _state_line(alert: Alert, oncall: OnCall | None) -> str:
     if alert.state == AlertState.ACKNOWLEDGED and alert.acknowledged_at:
         return f"Acknowledged by {mention(alert.acknowledged_by)} {slack_date(alert.acknowledged_at, '{time}')}"
     if alert.state == AlertState.RESOLVED and alert.resolved_at:
-        why = f": _{escape(truncate(alert.resolution or '', 300))}_" if alert.resolution else ""
+        why = f": _{escape_within(alert.resolution or '', 300)}_" if alert.resolution else ""
         return f"Resolved by {mention(alert.resolved_by)} {slack_date(alert.resolved_at, '{time}')}{why}"
     who = f"{mention(oncall.user)} ({escape(oncall.title)})" if oncall else "nobody (set `oncall` in the config)"
     line = f"On call: {who}"
@@ -126,7 +124,7 @@ def render_alert(
     who = f"{mention(oncall.user)} " if oncall and alert.state == AlertState.OPEN else ""
     intro = (
         f"{icon} {who}*{escape(run.service)} {escape(run.version)}* → {escape(run.environment)} "
-        f"(run #{run.id}) · severity *{escape(alert.severity)}*\n{escape(truncate(alert.summary, 1500))}"
+        f"(run #{run.id}) · severity *{escape(alert.severity)}*\n{escape_within(alert.summary, 1500)}"
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
@@ -136,7 +134,7 @@ def render_alert(
     if fields:
         blocks.append({"type": "section", "fields": fields})
     if alert.evidence.get("text"):
-        blocks.append({"type": "section", "text": _md(f"> {escape(truncate(str(alert.evidence['text']), 2000))}")})
+        blocks.append({"type": "section", "text": _md(f"> {escape_within(str(alert.evidence['text']), 2000)}")})
     context = [_md(_state_line(alert, oncall))]
     note = paging_note(pages)
     if note:
@@ -165,7 +163,7 @@ def thread_line(alert: Alert, *, oncall: OnCall | None, permalink: str | None) -
     link = f" · <{permalink}|alert>" if permalink else ""
     return (
         f":rotating_light: *{escape(str(alert.evidence.get('title') or alert.rule))}*: "
-        + escape(truncate(alert.summary, 500))
+        + escape_within(alert.summary, 500)
         + f"{who}{link}"
     )
 

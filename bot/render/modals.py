@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.render.ids import View
-from bot.render.text import escape, truncate
+from bot.render.text import escape, escape_within, truncate
 
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason_input"
@@ -46,7 +46,7 @@ def _view(
 
 
 def na_modal(*, run_id: int, item_id: int, item_title: str, channel_id: str) -> dict[str, Any]:
-    intro = {"type": "section", "text": {"type": "mrkdwn", "text": f"Mark *{escape(truncate(item_title, 200))}* N/A."}}
+    intro = {"type": "section", "text": {"type": "mrkdwn", "text": f"Mark *{escape_within(item_title, 200)}* N/A."}}
     return _view(
         View.NA_REASON,
         "Not applicable",

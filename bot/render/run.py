@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.checklist.model import Template
 from bot.render.ids import Action
-from bot.render.text import escape, mention, slack_date, truncate
+from bot.render.text import escape, escape_within, mention, slack_date, truncate
 from bot.services.readiness import Readiness, SectionProgress, compute_readiness, progress_bar, section_progress
 from bot.store.models import Deployment, RunState, SignoffState
 
@@ -30,9 +30,9 @@ def status_line(run: Deployment, readiness: Readiness | None = None) -> str:
         if run.state == RunState.DEPLOYED and run.deployed_at:
             line += f" {slack_date(run.deployed_at)} by {mention(run.deployed_by)}"
             if run.deploy_override_reason:
-                line += f" (override: _{escape(truncate(run.deploy_override_reason, 300))}_)"
+                line += f" (override: _{escape_within(run.deploy_override_reason, 300)}_)"
         elif run.end_reason:
-            line += f": _{escape(truncate(run.end_reason, 300))}_"
+            line += f": _{escape_within(run.end_reason, 300)}_"
         return line
     if readiness.ready:
         return ":white_check_mark: *READY FOR DEPLOYMENT*"
@@ -51,7 +51,7 @@ def _signoff_block(run: Deployment, index: int, nonce: str, approvers: Mapping[s
     if s.state == SignoffState.SIGNED and s.signed_at:
         text = f":white_check_mark: {title}: {mention(s.user_id)} {slack_date(s.signed_at)}"
         if s.comment:
-            text += f"\n> {escape(truncate(s.comment, 500))}"
+            text += f"\n> {escape_within(s.comment, 500)}"
         button = {"text": "Revoke", "action": Action.REVOKE, "style": None}
     else:
         if s.state == SignoffState.STALE:

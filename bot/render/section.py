@@ -8,10 +8,11 @@ from typing import Any
 
 from bot.checklist.model import Item, Section, Template
 from bot.render.ids import Action, item_action
-from bot.render.text import escape, mention, slack_date, truncate
+from bot.render.text import escape, escape_within, mention, slack_date, truncate
 from bot.store.models import ChecklistItem, Deployment, ItemState
 
 MAX_BLOCKS = 50
+OPTION_MAX = 75  # characters in a checkbox option's text and in its description
 _FIXED = 2  # header + context at the top of every part
 
 
@@ -54,14 +55,15 @@ def part_key(section_key: str, index: int) -> str:
 
 
 def _option(item: Item, row: ChecklistItem) -> dict[str, Any]:
-    title = truncate(item.title, 60)
+    # An option's text and description hold 75 characters each, markup and entities included.
     if row.state == ItemState.NA:
-        text = f"~{escape(title)}~ N/A"
+        text = f"~{escape_within(item.title, OPTION_MAX - 6)}~ N/A"
     else:
-        text = f"*{escape(title)}*" + ("" if row.required else " _(optional)_")
+        suffix = "" if row.required else " _(optional)_"
+        text = f"*{escape_within(item.title, OPTION_MAX - 2 - len(suffix))}*{suffix}"
     option: dict[str, Any] = {"text": {"type": "mrkdwn", "text": text}, "value": "done"}
     if item.description:
-        option["description"] = {"type": "mrkdwn", "text": escape(truncate(item.description, 75))}
+        option["description"] = {"type": "mrkdwn", "text": escape_within(item.description, OPTION_MAX)}
     return option
 
 
@@ -76,14 +78,14 @@ def _attribution(item: Item, row: ChecklistItem) -> str | None:
             text = ":white_check_mark: ticked in the template"
         summary = (row.evidence or {}).get("summary")
         if summary:
-            text += f" · {escape(truncate(str(summary), 300))}"
+            text += f" · {escape_within(str(summary), 300)}"
         return text
     if row.state == ItemState.NA:
-        return f":heavy_minus_sign: N/A by {who} {when}: _{escape(truncate(row.na_reason or '', 500))}_"
+        return f":heavy_minus_sign: N/A by {who} {when}: _{escape_within(row.na_reason or '', 500)}_"
     text = f":arrow_backward: un-ticked by {who} {when}"
     summary = (row.evidence or {}).get("summary")
     if summary:
-        text += f" · {escape(truncate(str(summary), 300))}"
+        text += f" · {escape_within(str(summary), 300)}"
     return text
 
 

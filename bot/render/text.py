@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_within(text: str, limit: int) -> str:
+    """`text` escaped for mrkdwn in at most `limit` characters: Slack counts the escaped form, so cut the text
+    (never an entity) until it fits, and mark the cut with an ellipsis."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    used, cut = 0, 0
+    for ch in text:
+        width = len(_ENTITIES.get(ch, ch))
+        if used + width > limit - 1:
+            break
+        used, cut = used + width, cut + 1
+    return escape(text[:cut].rstrip()) + "…"
 
 
 def truncate(text: str, limit: int) -> str:

@@ -109,6 +109,9 @@ def _choice(element: dict[str, Any], field: str, choice: Any) -> dict[str, Any]:
     return {field: choice}
 
 
+ANSWER_DEADLINE_S = 3.0  # Slack shows the user an error when the bot takes longer
+
+
 class UserDriver:
     """Mixin: needs `state`, `signing_secret`, `bot_url` and `base_url` from the emulator."""
 
@@ -151,7 +154,12 @@ class UserDriver:
         headers["Connection"] = "close"
         headers.update(extra_headers or {})
         self._last_delivery = body, content_type
-        return self._client().post(self.bot_url, content=body, headers=headers)
+        started = time.monotonic()
+        response = self._client().post(self.bot_url, content=body, headers=headers)
+        took = time.monotonic() - started
+        if took > ANSWER_DEADLINE_S:
+            self.state.warn(f"the bot answered after {took:.1f} s; Slack gives up after {ANSWER_DEADLINE_S:.0f} s")
+        return response
 
     def redeliver(self) -> httpx.Response:
         """Deliver the last request again, byte for byte (Slack does when an answer got lost)."""

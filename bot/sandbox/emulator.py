@@ -41,6 +41,8 @@ class _Fault:
     status: int | str
     retry_after: int
     remaining: int
+    skip: int = 0  # calls let through before this fault starts
+    error: str | None = None  # with status 200: Slack refuses the call with this error code
 
 
 @dataclass
@@ -52,6 +54,9 @@ class _Faults:
         while queue and queue[0].remaining <= 0:
             queue.pop(0)
         if not queue:
+            return None
+        if queue[0].skip > 0:
+            queue[0].skip -= 1
             return None
         queue[0].remaining -= 1
         return queue[0]
@@ -197,11 +202,21 @@ class SlackEmulator(UserDriver):
         with self.state.lock:
             self._calls.clear()
 
-    def fail_next(self, method: str, status: int | str = 429, retry_after: int = 1, count: int = 1) -> None:
-        """The next `count` calls to `method` get HTTP `status` (429 carries Retry-After) or, with
-        status="reset", a dropped connection."""
+    def fail_next(
+        self,
+        method: str,
+        status: int | str = 429,
+        retry_after: int = 1,
+        count: int = 1,
+        *,
+        skip: int = 0,
+        error: str | None = None,
+    ) -> None:
+        """After `skip` calls, the next `count` calls to `method` get HTTP `status` (429 carries Retry-After),
+        with status="reset" a dropped connection, or with status=200 and `error` Slack's refusal
+        ({"ok": false, "error": error}, e.g. invalid_blocks)."""
         with self.state.lock:
-            fault = _Fault(status=status, retry_after=retry_after, remaining=count)
+            fault = _Fault(status=status, retry_after=retry_after, remaining=count, skip=skip, error=error)
             self._faults.by_method.setdefault(method, []).append(fault)
 
     # --- request handling (called from server threads) ------------------------------------------------
@@ -356,7 +371,7 @@ def _make_handler(emu: SlackEmulator) -> type[BaseHTTPRequestHandler]:
                 self._reset()
             elif isinstance(result, _Fault):
                 extra = {"Retry-After": str(result.retry_after)} if status == 429 else {}
-                error = "ratelimited" if status == 429 else "internal_error"
+                error = result.error or ("ratelimited" if status == 429 else "internal_error")
                 self._json(status, {"ok": False, "error": error}, extra)
             else:
                 self._json(status, result)

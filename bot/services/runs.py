@@ -15,6 +15,7 @@ from bot.checklist.model import Template
 from bot.checklist.phases import PRE, item_phase
 from bot.errors import Conflict, NotFound, UserError
 from bot.render import layout
+from bot.run_names import RUN_NUMBER_MAX, run_field_problem
 from bot.services import audit, messages
 from bot.services.readiness import Readiness, SectionProgress, compute_readiness
 from bot.store.models import ChecklistItem, Deployment, ItemState, RunState, Signoff, SignoffState, Source
@@ -48,6 +49,10 @@ def start_run(
     source: str = Source.SLACK,
     previous_version: str | None = None,
 ) -> Deployment:
+    fields = {"service": service, "version": version, "environment": environment}
+    problems = [p for f, v in fields.items() if (p := run_field_problem(f, v))]
+    if problems:
+        raise UserError(" ".join(problems))
     run = Deployment(
         service=service,
         version=version,
@@ -149,6 +154,8 @@ def parse_run_ref(ref: str) -> int:
     text = ref.strip().lstrip("#")
     if not text.isdigit():
         raise UserError(f"`{ref}` is not a run number; use the number shown on the run, e.g. `#12`.")
+    if len(text) > 10 or int(text) > RUN_NUMBER_MAX:
+        raise NotFound(f"There is no deployment run #{text[:12]}{'…' if len(text) > 12 else ''}.")
     return int(text)
 
 

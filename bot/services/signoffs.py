@@ -124,7 +124,10 @@ def sign(
     separation_of_duties: bool = True,
     comment: str | None = None,
     request_id: str | None = None,
+    confirmed: bool = True,
 ) -> Changed:
+    """Sign `role_key` as `actor`, or record why not (changed.refused). Unconfirmed (the Sign off button,
+    before its confirmation modal), an allowed attempt changes nothing."""
     changed = Changed(deployment_id=run_id)
     if not audit.claim_request(db_session, request_id, now=now):
         changed.duplicate = True
@@ -139,6 +142,8 @@ def sign(
         return _refuse(
             db_session, changed, signoff, actor=actor, why=why, now=now, request_id=request_id, action="sign"
         )
+    if not confirmed:
+        return changed
     old = signoff.state
     signoff.state = SignoffState.SIGNED
     signoff.user_id = actor
@@ -177,8 +182,12 @@ def revoke(
         return changed
     run = get_run(db_session, run_id, for_update=True)
     signoff = find_signoff(run, role_key)
-    if signoff.state not in (SignoffState.SIGNED, SignoffState.STALE) or signoff.user_id != actor:
+    why = None
+    if run.state != RunState.OPEN:
+        why = f"Run #{run.id} is {run.state}; its sign-offs are part of the record now."
+    elif signoff.state not in (SignoffState.SIGNED, SignoffState.STALE) or signoff.user_id != actor:
         why = f"Only the person who signed {signoff.role_title} can revoke it."
+    if why:
         return _refuse(
             db_session, changed, signoff, actor=actor, why=why, now=now, request_id=request_id, action="revoke"
         )

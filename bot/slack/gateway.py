@@ -19,8 +19,6 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 log = logging.getLogger(__name__)
 
-QUICK_TIMEOUT_S = 2  # a call made while Slack waits for our answer: one try, short
-
 
 class Gateway:
     def __init__(
@@ -44,8 +42,6 @@ class Gateway:
         )
         self._names: dict[str, str] = {}  # user id -> name; only the export asks, after the ack
         self.workspace_url: str | None = None  # from auth.test: message links without a Web API call
-        # No retries: for the rare lookup that cannot wait until after ack() (see slack/usergroups.py).
-        self._quick = WebClient(**{**kwargs, "timeout": min(timeout, QUICK_TIMEOUT_S)}, retry_handlers=[])
 
     # Messages -----------------------------------------------------------------------------------------
     def post(
@@ -108,6 +104,5 @@ class Gateway:
             out[user_id] = self._names[user_id]
         return out
 
-    def usergroup_members(self, group_id: str, *, retry: bool = True) -> frozenset[str]:
-        client = self.client if retry else self._quick
-        return frozenset(client.usergroups_users_list(usergroup=group_id)["users"])
+    def usergroup_members(self, group_id: str) -> frozenset[str]:
+        return frozenset(self.client.usergroups_users_list(usergroup=group_id)["users"])

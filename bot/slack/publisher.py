@@ -109,17 +109,24 @@ class Publisher:
             log.error("Slack refused %s message %s of run %s: %s", job.kind, job.message_id, job.run_id, error)
             if error in TRANSIENT:
                 return None
-            if job.kind == "parent" and job.ts is None:
+            if job.ts is None:
                 self._tell_starter(job, error)
             return {}  # a permanent refusal: do not loop on it
 
     def _tell_starter(self, job: _Job, error: str) -> None:
-        """A run nobody can see must not fail silently: its starter learns why and what to fix."""
-        text = (
-            f"I could not post run #{job.run_id} in <#{job.channel}>: Slack said `{error}`. Invite me to that "
-            "channel (or set `channel:` in the config to one I am in); the run is recorded, and its next change "
-            "posts it again."
-        )
+        """A message nobody will see must not fail silently: the run's starter learns why and what to do."""
+        if job.kind == "parent":
+            text = (
+                f"I could not post run #{job.run_id} in <#{job.channel}>: Slack said `{error}`. Invite me to that "
+                "channel (or set `channel:` in the config to one I am in); the run is recorded, and its next "
+                "change posts it again."
+            )
+        else:
+            text = (
+                f"Slack refused part of run #{job.run_id} (a {job.kind} message): `{error}`, so some of its items "
+                f"are not shown. Everything is recorded (`/deploy export {job.run_id}` lists it); please report "
+                "this to the Deploy Bot maintainers with the template used."
+            )
         try:
             self.gateway.dm(job.started_by, text)
         except SlackApiError as exc:

@@ -1,9 +1,9 @@
 """Who is in which Slack user group, answered from memory so permission checks can run before ack().
 
-usergroups.users.list is Tier 2 and the gateway's retries sleep (Retry-After), so a request must not wait on
-it: members are fetched at start-up and refreshed in the background once they are older than the TTL, and
-the last known members answer meanwhile. Only a group never fetched is looked up in the request, once and
-without retries; if Slack cannot answer at once, the person is asked to try again.
+usergroups.users.list is Tier 2 and the gateway's retries sleep (Retry-After), so a request never calls it:
+members are fetched at start-up and refreshed in the background once they are older than the TTL, and the
+last known members answer meanwhile. A group not fetched yet (Slack failed at start-up) is fetched in the
+background, and the person is asked to try again in a few seconds.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ Submit = Callable[[Callable[[], None]], object]
 
 
 class MemberLookup(Protocol):
-    def usergroup_members(self, group_id: str, *, retry: bool = True) -> frozenset[str]: ...
+    def usergroup_members(self, group_id: str) -> frozenset[str]: ...
 
 
 class UsergroupDirectory:
@@ -52,21 +52,14 @@ class UsergroupDirectory:
     def members(self, group_id: str) -> frozenset[str]:
         with self._lock:
             known = self._members.get(group_id)
-            fetching = group_id in self._refreshing
-        if known is not None:
-            if self._monotonic() - known[0] >= self._ttl_s:
-                self._refresh_later(group_id)
-            return known[1]
-        if fetching:  # Slack already failed us once: wait for the background fetch, do not ask again
-            raise _not_now(group_id)
-        try:
-            users = self._lookup.usergroup_members(group_id, retry=False)
-        except Exception as exc:  # noqa: BLE001 - rate limited, down or unreachable: all mean "not now"
-            log.warning("usergroup %s: lookup failed (%s); fetching in the background", group_id, exc)
+        if known is None:
             self._refresh_later(group_id)
-            raise _not_now(group_id) from exc
-        self._store(group_id, users)
-        return users
+            raise Unavailable(
+                f"I could not check who is in <!subteam^{group_id}> with Slack yet; please try again in a few seconds."
+            )
+        if self._monotonic() - known[0] >= self._ttl_s:
+            self._refresh_later(group_id)
+        return known[1]
 
     def _store(self, group_id: str, users: frozenset[str]) -> None:
         with self._lock:
@@ -91,9 +84,3 @@ class UsergroupDirectory:
         finally:
             with self._lock:
                 self._refreshing.discard(group_id)
-
-
-def _not_now(group_id: str) -> Unavailable:
-    return Unavailable(
-        f"I could not check who is in <!subteam^{group_id}> with Slack just now; please try again in a few seconds."
-    )
