@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.checklist.model import Template
 from bot.context import AppContext
 from bot.errors import UserError
 from bot.listeners.commands import export_to_thread
@@ -231,8 +232,6 @@ def register(app: App, ctx: AppContext) -> None:
 
 
 def _ask_na_reason(ctx: AppContext, body: dict[str, Any], run_id: int, item_id: int) -> None:
-    from bot.checklist.model import Template
-
     with ctx.db.read() as s:
         run = get_run(s, run_id)
         item = find_item(run, item_id=item_id)

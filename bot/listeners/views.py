@@ -79,7 +79,7 @@ def register(app: App, ctx: AppContext) -> None:
 
     def signed(sub: Submission) -> tuple[Changed, Callable[[], None]]:
         role_key = str(sub.meta["role"])
-        approver = ctx.is_approver(role_key, sub.user)  # before the transaction: it may ask Slack
+        approver = ctx.is_approver(role_key, sub.user)  # from memory (slack/usergroups.py), outside the transaction
         with ctx.db.write() as s:
             changed = sign(
                 s,

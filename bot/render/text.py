@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_ESCAPES = str.maketrans(_ENTITIES)
 
 
 def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.translate(_ESCAPES)
 
 
 def escape_within(text: str, limit: int) -> str:
